@@ -1,0 +1,13 @@
+# Shared settings of the local stack, sourced by the infra scripts. Every value can be
+# overridden from the environment; the TypeScript config (shared/config.ts) uses the
+# same defaults.
+: "${DATA_DIR:=$ROOT/.data}"
+: "${PG_PORT:=55432}"
+: "${PG_DATABASE:=ticketing}"
+: "${REDIS_PORT:=56379}"
+: "${REDIS_APPENDFSYNC:=everysec}"
+: "${KAFKA_VERSION:=4.2.1}"
+: "${KAFKA_PORT:=59092}"
+: "${KAFKA_CONTROLLER_PORT:=59093}"
+: "${KAFKA_HEAP:=1g}"
+export DATA_DIR PG_PORT PG_DATABASE REDIS_PORT REDIS_APPENDFSYNC KAFKA_VERSION KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_HEAP
