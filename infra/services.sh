@@ -122,8 +122,11 @@ redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG; }
 
 start_redis() {
   command -v redis-server >/dev/null || apt_install redis-server
-  if pid_alive "$RUN_DIR/redis.pid" && redis_ready; then say "redis already running on :$REDIS_PORT"; return; fi
-  if port_open "$REDIS_PORT"; then die "port $REDIS_PORT is taken by a process this project did not start"; fi
+  if redis_ready; then
+    pid_alive "$RUN_DIR/redis.pid" || say "note: a redis this checkout did not start answers on :$REDIS_PORT; reusing it"
+    say "redis already running on :$REDIS_PORT"; return
+  fi
+  if port_open "$REDIS_PORT"; then die "port $REDIS_PORT is taken by something that is not redis; set REDIS_PORT"; fi
   mkdir -p "$REDIS_DIR"
   cat >"$REDIS_DIR/redis.conf" <<EOF
 bind 127.0.0.1
@@ -241,8 +244,10 @@ EOF
 
 start_kafka() {
   ensure_kafka_libs
-  if pid_alive "$RUN_DIR/kafka.pid" && port_open "$KAFKA_PORT"; then say "kafka already running on :$KAFKA_PORT"; return; fi
-  if port_open "$KAFKA_PORT"; then die "port $KAFKA_PORT is taken by a process this project did not start"; fi
+  if port_open "$KAFKA_PORT"; then
+    pid_alive "$RUN_DIR/kafka.pid" || say "note: a broker this checkout did not start listens on :$KAFKA_PORT; reusing it"
+    say "kafka already running on :$KAFKA_PORT"; return
+  fi
   write_kafka_config
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     say "formatting Kafka storage (KRaft, standalone)"
@@ -285,7 +290,7 @@ case "${1:-}" in
   status)
     status_line postgres "$PG_PORT" "$( [ -n "$(pg_bin)" ] && pg_ready && echo true || echo false)"
     status_line redis "$REDIS_PORT" "$(command -v redis-cli >/dev/null && redis_ready && echo true || echo false)"
-    status_line kafka "$KAFKA_PORT" "$(pid_alive "$RUN_DIR/kafka.pid" && port_open "$KAFKA_PORT" && echo true || echo false)"
+    status_line kafka "$KAFKA_PORT" "$(port_open "$KAFKA_PORT" && echo true || echo false)"
     ;;
   *)
     echo "usage: bash infra/services.sh start|stop|status" >&2

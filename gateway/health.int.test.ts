@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, expect, test } from "bun:test"
+import type { Admin } from "kafkajs"
+import { createRedis, createSql } from "../shared/clients.ts"
+import { createKafka } from "../shared/kafka.ts"
+import { testConfig, testLogger } from "../shared/testing.ts"
+import { createGateway } from "./app.ts"
+import { createHealthCheck } from "./health.ts"
+
+// A Redis of this test's own, so stopping it does not disturb the shared one.
+const port = 40_000 + Math.floor(Math.random() * 20_000)
+const startRedis = async () => {
+  const proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdout: "ignore",
+    stderr: "ignore",
+  })
+  const probe = createRedis(`redis://127.0.0.1:${port}`)
+  probe.on("error", () => {})
+  for (let i = 0; i < 100 && probe.status !== "ready"; i++) await Bun.sleep(50)
+  probe.disconnect()
+  return proc
+}
+
+const config = testConfig()
+const log = testLogger()
+const sql = createSql(config, 2)
+const kafka = createKafka(config, log, "health-test")
+let admin: Admin
+let redisProc: Awaited<ReturnType<typeof startRedis>>
+const redis = () => createRedis(`redis://127.0.0.1:${port}`)
+let client: ReturnType<typeof redis>
+
+beforeAll(async () => {
+  redisProc = await startRedis()
+  client = redis()
+  client.on("error", () => {})
+  admin = kafka.admin()
+  await admin.connect()
+})
+afterAll(async () => {
+  client.disconnect()
+  redisProc.kill()
+  await Promise.all([admin.disconnect(), sql.end()])
+})
+
+const health = async () => {
+  const app = createGateway({ config, log, readiness: createHealthCheck({ sql, redis: client, admin }, 0) })
+  const res = await app.handle(new Request("http://localhost/health"))
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+}
+
+test("/health is 200 with every dependency up, 503 while Redis is stopped, 200 again after", async () => {
+  expect(await health()).toEqual({ status: 200, body: { status: "healthy" } })
+
+  redisProc.kill()
+  await redisProc.exited
+  const down = await health()
+  expect(down.status).toBe(503)
+  expect(down.body.dependencies).toEqual({ postgres: true, redis: false, kafka: true })
+
+  redisProc = await startRedis()
+  let again = await health()
+  for (let i = 0; i < 60 && again.status !== 200; i++) {
+    await Bun.sleep(100)
+    again = await health()
+  }
+  expect(again).toEqual({ status: 200, body: { status: "healthy" } })
+})
