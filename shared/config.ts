@@ -8,6 +8,7 @@ export type Config = Readonly<{
   databaseUrl: string
   dbPoolMax: number
   redisUrl: string
+  redisPrefix: string
   kafkaBrokers: readonly string[]
   kafkaClientId: string
   kafkaReplicationFactor: number
@@ -95,6 +96,12 @@ const topicName = (env: Env, name: string, fallback: string): string => {
   return raw
 }
 
+const redisPrefix = (env: Env): string => {
+  const raw = text(env, "REDIS_PREFIX", "tk")
+  if (!/^[a-zA-Z0-9_-]{1,32}$/.test(raw)) throw new ConfigError("REDIS_PREFIX", `expected 1-32 letters, digits, _ or -, got "${raw}"`)
+  return raw
+}
+
 /** Project root (one level above shared/), used for default data paths. */
 export const projectRoot = resolve(import.meta.dir, "..")
 
@@ -116,6 +123,7 @@ export function loadConfig(env: Env): Config {
     databaseUrl: url(env, "DATABASE_URL", "postgres://postgres@127.0.0.1:55432/ticketing", ["postgres:", "postgresql:"]),
     dbPoolMax: integer(env, "DB_POOL_MAX", 20, 1, 500),
     redisUrl: url(env, "REDIS_URL", "redis://127.0.0.1:56379", ["redis:", "rediss:"]),
+    redisPrefix: redisPrefix(env),
     kafkaBrokers: Object.freeze(brokers(env, "KAFKA_BROKERS", "127.0.0.1:59092")),
     kafkaClientId: text(env, "KAFKA_CLIENT_ID", "ticketing"),
     kafkaReplicationFactor: integer(env, "KAFKA_REPLICATION_FACTOR", 1, 1, 16),
