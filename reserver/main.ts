@@ -1,39 +1,50 @@
 import { loadConfig } from "../shared/config.ts"
+import { createRedis, createSql } from "../shared/clients.ts"
 import { createKafka, ensureTopics, topicLayout } from "../shared/kafka.ts"
 import { createLogger } from "../shared/log.ts"
+import { redisKeys } from "../shared/redis-keys.ts"
+import { findBestAvailable } from "../shared/seat-finder.ts"
 import { onShutdown } from "../shared/shutdown.ts"
+import { createCommandConsumer } from "./consume-commands.ts"
 
 const config = loadConfig(process.env)
 const log = createLogger("reserver", config.logLevel)
 
+const sql = createSql(config)
+const redis = createRedis(config.redisUrl)
+redis.on("error", (error) => log.warn("redis connection error", { error: error.message }))
 const kafka = createKafka(config, log, `${config.kafkaClientId}-reserver`)
 const admin = kafka.admin()
 await admin.connect()
 const partitions = await ensureTopics(admin, topicLayout(config))
 await admin.disconnect()
 
-// A member that died without leaving is noticed after sessionTimeout; 10s hands its
-// partitions over sooner than kafkajs' 30s default.
-const consumer = kafka.consumer({
+const totals = { batches: 0, commands: 0, reserved: 0, failed: 0, released: 0, deadLettered: 0 }
+const reserver = createCommandConsumer({
+  kafka,
+  topic: config.commandTopic,
+  deadLetterTopic: config.deadLetterTopic,
   groupId: config.reserverGroupId,
-  allowAutoTopicCreation: false,
-  sessionTimeout: 10_000,
-  heartbeatInterval: 1_000,
+  concurrency: config.reserverConcurrency,
+  log,
+  batch: { sql, redis, keys: redisKeys(config.redisPrefix), log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
+  onBatch: ({ partition, size, result, deadLettered }) => {
+    totals.batches++
+    totals.commands += size
+    totals.reserved += result.reserved
+    totals.failed += result.failed
+    totals.released += result.released
+    totals.deadLettered += deadLettered
+    if (log.isDebug) log.debug("batch committed", { partition, size, reserved: result.reserved, failed: result.failed })
+  },
 })
-onShutdown(log, () => consumer.disconnect())
-consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
-  log.info("joined consumer group", {
-    group: config.reserverGroupId,
-    member: payload.memberId,
-    partitions: payload.memberAssignment[config.commandTopic] ?? [],
-  }),
-)
-await consumer.connect()
-await consumer.subscribe({ topic: config.commandTopic })
-await consumer.run({
-  autoCommit: false,
-  eachBatchAutoResolve: false,
-  // The batch step (decide seats, write PostgreSQL and Redis, then commit) lands with the booking pipeline.
-  eachBatch: async () => {},
+onShutdown(log, async () => {
+  await reserver.stop()
+  await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit()])
+  log.info("totals", totals)
 })
-log.info("reserver running", { topic: config.commandTopic, partitions })
+await reserver.start()
+log.info("reserver running", { topic: config.commandTopic, partitions, concurrency: config.reserverConcurrency })
+setInterval(() => {
+  if (totals.commands > 0) log.info("progress", totals)
+}, 30_000).unref()

@@ -16,6 +16,7 @@ export type Config = Readonly<{
   commandPartitions: number
   deadLetterTopic: string
   reserverGroupId: string
+  reserverConcurrency: number
   jwtSecret: string | undefined
   cookieSecure: boolean
   logLevel: LogLevel
@@ -131,6 +132,7 @@ export function loadConfig(env: Env): Config {
     commandPartitions: integer(env, "COMMAND_PARTITIONS", 12, 1, 10_000),
     deadLetterTopic: topicName(env, "DEAD_LETTER_TOPIC", `${commandTopic}.dlq`),
     reserverGroupId: text(env, "RESERVER_GROUP_ID", "ticketing-reserver"),
+    reserverConcurrency: integer(env, "RESERVER_CONCURRENCY", 4, 1, 64),
     jwtSecret,
     cookieSecure: bool(env, "COOKIE_SECURE", false),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error"] as const),

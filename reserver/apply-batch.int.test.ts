@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { createRedis } from "../shared/clients.ts"
+import { redisKeys } from "../shared/redis-keys.ts"
+import { findBestAvailable } from "../shared/seat-finder.ts"
+import { createTestDatabase, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { applyBatch, type BatchDeps } from "./apply-batch.ts"
+import { auditEvent, insertTestEvent, release, reserve } from "./test-fixtures.ts"
+
+let db: TestDatabase
+const redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:56379")
+const keys = redisKeys(uniqueName("t"))
+let deps: BatchDeps
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  deps = { sql: db.sql, redis, keys, log: testLogger(), findSeats: findBestAvailable, grids: new Map(), verified: new Set() }
+})
+afterAll(async () => {
+  const stale = await redis.keys(`${keys.all}`)
+  if (stale.length) await redis.del(...stale)
+  await redis.quit()
+  await db.drop()
+})
+
+const newEvent = (shape: { rows: number; cols: number; sections?: string[]; subsections?: number }) =>
+  insertTestEvent(deps, { sections: ["A"], subsections: 1, ...shape })
+
+const bookingRow = async (id: string) => {
+  const [row] = await db.sql`SELECT status, seat_positions, error_message, total_price FROM bookings WHERE id = ${id}`
+  return row
+}
+const ticketsOf = async (id: string) =>
+  (await db.sql`SELECT row, seat, status FROM tickets WHERE booking_id = ${id} ORDER BY row, seat`).map((t) => `${t.row}-${t.seat}`)
+
+describe("applyBatch", () => {
+  test("best available reserves the first adjacent run and every store agrees", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 2, cols: 5 })
+    const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
+    const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 3 })
+    const result = await applyBatch(deps, [a, b])
+    expect(result.reserved).toBe(2)
+    expect(result.outcomes.map((o) => [o.status, o.tickets.map((t) => `${t.row}-${t.seat}`)])).toEqual([
+      ["pending_payment", ["1-1", "1-2"]],
+      ["pending_payment", ["1-3", "1-4", "1-5"]],
+    ])
+    expect(result.outcomes.every((o) => o.tickets.every((t) => typeof t.id === "number"))).toBe(true)
+    expect(await bookingRow(a.booking_id)).toMatchObject({ status: "pending_payment", seat_positions: ["1-1", "1-2"], total_price: 2000 })
+    expect(await ticketsOf(b.booking_id)).toEqual(["1-3", "1-4", "1-5"])
+    expect(await auditEvent(deps, eventId)).toEqual([])
+    expect(await redis.hget(keys.available(eventId), "A-1")).toBe("5")
+  })
+
+  test("manual booking of a taken seat fails as a whole with the seat named", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 5 })
+    const first = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, seats: [[1, 2]] })
+    const second = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, seats: [[1, 1], [1, 2], [1, 3]] })
+    const result = await applyBatch(deps, [first, second])
+    expect(result.outcomes[1]).toMatchObject({ status: "failed", error_message: "Seat 1-2 is already reserved", tickets: [] })
+    expect(await ticketsOf(second.booking_id)).toEqual([])
+    expect(await bookingRow(second.booking_id)).toMatchObject({ status: "failed", error_message: "Seat 1-2 is already reserved", total_price: 0 })
+    expect(await auditEvent(deps, eventId)).toEqual([])
+  })
+
+  test("best available with too few seats fails with the contract's reason", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 3 })
+    const big = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
+    const tooMany = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 2 })
+    const result = await applyBatch(deps, [big, tooMany])
+    expect(result.outcomes[1]).toMatchObject({ status: "failed", error_message: "No 2 seats available" })
+  })
+
+  test("reserve then release in one batch, and across batches, applies in order", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 4 })
+    const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
+    const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 4 })
+    // a takes 1-1..1-2, is released, and b can then take all four seats, all in one batch.
+    const one = await applyBatch(deps, [a, release(a), b])
+    expect(one.outcomes.map((o) => o.status)).toEqual(["cancelled", "pending_payment"])
+    expect(await bookingRow(a.booking_id)).toMatchObject({ status: "cancelled", seat_positions: ["1-1", "1-2"] })
+    expect(await ticketsOf(b.booking_id)).toEqual(["1-1", "1-2", "1-3", "1-4"])
+    expect(await auditEvent(deps, eventId)).toEqual([])
+
+    const two = await applyBatch(deps, [release(b)])
+    expect(two.outcomes).toMatchObject([{ booking_id: b.booking_id, status: "cancelled" }])
+    expect(await ticketsOf(b.booking_id)).toEqual([])
+    const c = reserve({ event_id: eventId, buyer_id: buyerIds[2]!, seats: [[1, 3]] })
+    expect((await applyBatch(deps, [c])).outcomes[0]!.status).toBe("pending_payment")
+    expect(await auditEvent(deps, eventId)).toEqual([])
+  })
+
+  test("a replayed batch lands on the same result", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 3, cols: 4 })
+    const commands = buyerIds.map((buyer, i) => reserve({ event_id: eventId, buyer_id: buyer, quantity: (i % 4) + 1 }))
+    const cancelled = commands[1]!
+    const batch = [...commands, release(cancelled)]
+    const first = await applyBatch(deps, batch)
+    const snapshot = async () => ({
+      tickets: await db.sql`SELECT row, seat, status, booking_id FROM tickets WHERE event_id = ${eventId} ORDER BY row, seat`,
+      bookings: await db.sql`SELECT id, status, seat_positions FROM bookings WHERE event_id = ${eventId} ORDER BY id`,
+      stats: await db.sql`SELECT available, reserved, sold FROM subsection_stats WHERE event_id = ${eventId}`,
+      bits: (await redis.getBuffer(keys.seats(eventId, "A", 1)))?.toString("hex"),
+      counter: await redis.hget(keys.available(eventId), "A-1"),
+    })
+    const before = await snapshot()
+    const again = await applyBatch(deps, batch)
+    expect(await snapshot()).toEqual(before)
+    expect(again.outcomes.map((o) => [o.booking_id, o.status, o.tickets.map((t) => `${t.row}-${t.seat}`)])).toEqual(
+      first.outcomes.map((o) => [o.booking_id, o.status, o.tickets.map((t) => `${t.row}-${t.seat}`)]),
+    )
+    expect(again.reserved).toBe(0)
+    expect(await auditEvent(deps, eventId)).toEqual([])
+  })
+
+  test("a replay after a crash between the PostgreSQL commit and the Redis write restores Redis", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 6 })
+    const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 3 })
+    await applyBatch(deps, [a])
+    const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 2 })
+    const bitsBefore = await redis.getBuffer(keys.seats(eventId, "A", 1))
+    const counterBefore = await redis.hget(keys.available(eventId), "A-1")
+    await applyBatch(deps, [release(a), b])
+    // Undo the Redis half, as if the process died right after PostgreSQL committed.
+    await redis.set(keys.seats(eventId, "A", 1), bitsBefore!)
+    await redis.hset(keys.available(eventId), "A-1", counterBefore!)
+    const replay = await applyBatch(deps, [release(a), b])
+    expect(replay.outcomes.find((o) => o.booking_id === b.booking_id)?.tickets.map((t) => `${t.row}-${t.seat}`)).toEqual(["1-1", "1-2"])
+    expect(await auditEvent(deps, eventId)).toEqual([])
+  })
+
+  test("a Redis that lost a write cannot cause a double sale", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 4 })
+    const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
+    await applyBatch(deps, [a])
+    // Redis forgets seat 1-1 (e.g. an AOF that lost its last second).
+    await redis.setbit(keys.seats(eventId, "A", 1), 0, 0)
+    const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 1 })
+    const result = await applyBatch(deps, [b])
+    expect(result.outcomes[0]!.tickets.map((t) => `${t.row}-${t.seat}`)).toEqual(["1-3"])
+    expect(await auditEvent(deps, eventId)).toEqual([])
+  })
+
+  test("the event is sold out with its last seat and available again after a release", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 2, sections: ["A", "B"] })
+    const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
+    const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 2, section: "B" })
+    await applyBatch(deps, [a])
+    const status = async () => (await db.sql`SELECT status FROM events WHERE id = ${eventId}`)[0]!.status
+    expect(await status()).toBe("available")
+    await applyBatch(deps, [b])
+    expect(await status()).toBe("sold_out")
+    expect(JSON.parse((await redis.get(keys.eventMeta(eventId)))!).status).toBe("sold_out")
+    await applyBatch(deps, [release(b)])
+    expect(await status()).toBe("available")
+    expect(JSON.parse((await redis.get(keys.eventMeta(eventId)))!).status).toBe("available")
+  })
+
+  test("a command for a subsection that does not exist is rejected, the rest applied", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 2 })
+    const ghost = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, section: "Z" })
+    const real = reserve({ event_id: eventId, buyer_id: buyerIds[0]! })
+    const result = await applyBatch(deps, [ghost, real])
+    expect(result.rejected.map((r) => r.reason)).toEqual([`Section Z-1 of event ${eventId} does not exist`])
+    expect(result.outcomes.map((o) => o.booking_id)).toEqual([real.booking_id])
+  })
+
+  test("publishes each outcome to its buyer and coalesced counts to the event", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 5 })
+    const sub = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:56379")
+    const messages: { channel: string; body: Record<string, unknown> }[] = []
+    sub.on("message", (channel, body) => messages.push({ channel, body: JSON.parse(body) }))
+    await sub.subscribe(keys.userChannel(buyerIds[0]!), keys.eventChannel(eventId))
+    const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
+    const b = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 1 })
+    await applyBatch(deps, [a, b])
+    for (let i = 0; i < 100 && messages.length < 3; i++) await Bun.sleep(20)
+    await sub.quit()
+    const user = messages.filter((m) => m.channel === keys.userChannel(buyerIds[0]!))
+    expect(user.map((m) => [m.body.booking_id, m.body.status])).toEqual([
+      [a.booking_id, "pending_payment"],
+      [b.booking_id, "pending_payment"],
+    ])
+    const event = messages.filter((m) => m.channel === keys.eventChannel(eventId))
+    expect(event.length).toBe(1)
+    expect(event[0]!.body).toMatchObject({
+      event_type: "status_update",
+      stats: { available: 2, reserved: 3, sold: 0, total: 5 },
+      subsection_stats: { "A-1": { price: 1000, available: 2, reserved: 3, sold: 0 } },
+    })
+  })
+})

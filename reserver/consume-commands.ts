@@ -1,0 +1,140 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs"
+import { decodeCommand, type Command } from "../shared/commands.ts"
+import type { Logger } from "../shared/log.ts"
+import { applyBatch, type BatchDeps, type BatchResult } from "./apply-batch.ts"
+
+export type ConsumerOptions = {
+  kafka: Kafka
+  topic: string
+  deadLetterTopic: string
+  groupId: string
+  concurrency: number
+  log: Logger
+  batch: BatchDeps
+  /** Called after each batch is committed (metrics, tests). */
+  onBatch?: (info: { partition: number; size: number; result: BatchResult; deadLettered: number }) => void
+}
+
+type DeadLetter = { message: KafkaMessage; reason: string }
+
+// PostgreSQL data and integrity errors fail the same way every time; anything else
+// (connection lost, Redis down, timeouts) may pass on a retry.
+const isDeterministic = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown }).code ?? ""))
+
+const backoff = (attempt: number) => Math.min(100 * 2 ** attempt, 5_000)
+
+/**
+ * The reserver's consumer-group member: per partition batch it decodes the commands,
+ * applies them (retrying transient failures without committing), dead-letters what
+ * cannot be processed, and only then commits the batch's offsets.
+ */
+export function createCommandConsumer(options: ConsumerOptions) {
+  const { kafka, topic, log } = options
+  const consumer: Consumer = kafka.consumer({
+    groupId: options.groupId,
+    allowAutoTopicCreation: false,
+    // A member that died without leaving is noticed after sessionTimeout.
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    maxWaitTimeInMs: 100,
+  })
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false })
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    // New ownership: seat maps are checked against PostgreSQL again on first touch.
+    options.batch.verified.clear()
+    log.info("joined consumer group", { group: options.groupId, member: payload.memberId, partitions: payload.memberAssignment[topic] ?? [] })
+  })
+
+  const applyWithRetry = async (payload: EachBatchPayload, commands: Command[], dead: DeadLetter[], messages: KafkaMessage[]) => {
+    for (let attempt = 0; ; attempt++) {
+      if (!payload.isRunning() || payload.isStale()) return undefined
+      try {
+        return await applyBatch(options.batch, commands)
+      } catch (error) {
+        if (isDeterministic(error) && attempt >= 2 && commands.length > 0) return applyOneByOne(commands, dead, messages)
+        log.warn("batch failed; retrying without committing", { partition: payload.batch.partition, attempt, error })
+        await payload.heartbeat().catch(() => {})
+        await Bun.sleep(backoff(attempt))
+      }
+    }
+  }
+
+  // Isolates the command a deterministic error belongs to, so one bad command cannot block its partition.
+  const applyOneByOne = async (commands: Command[], dead: DeadLetter[], messages: KafkaMessage[]): Promise<BatchResult> => {
+    const total: BatchResult = { outcomes: [], rejected: [], reserved: 0, failed: 0, released: 0 }
+    for (const [i, command] of commands.entries()) {
+      try {
+        const r = await applyBatch(options.batch, [command])
+        total.outcomes.push(...r.outcomes)
+        total.rejected.push(...r.rejected)
+        total.reserved += r.reserved
+        total.failed += r.failed
+        total.released += r.released
+      } catch (error) {
+        if (!isDeterministic(error)) throw error
+        dead.push({ message: messages[i]!, reason: `command failed: ${(error as Error).message}` })
+      }
+    }
+    return total
+  }
+
+  const eachBatch = async (payload: EachBatchPayload) => {
+    const { batch } = payload
+    if (batch.messages.length === 0) return
+    const commands: Command[] = []
+    const sources: KafkaMessage[] = []
+    const dead: DeadLetter[] = []
+    for (const message of batch.messages) {
+      try {
+        commands.push(decodeCommand(message.value))
+        sources.push(message)
+      } catch (error) {
+        dead.push({ message, reason: (error as Error).message })
+      }
+    }
+    const result = await applyWithRetry(payload, commands, dead, sources)
+    if (!result) return
+    for (const r of result.rejected) dead.push({ message: sources[commands.indexOf(r.command)]!, reason: r.reason })
+    if (dead.length > 0) {
+      await producer.send({
+        topic: options.deadLetterTopic,
+        acks: -1,
+        messages: dead.map(({ message, reason }) => ({
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...message.headers,
+            "x-error": reason,
+            "x-original-topic": topic,
+            "x-original-partition": String(batch.partition),
+            "x-original-offset": message.offset,
+          },
+        })),
+      })
+      log.warn("dead-lettered messages", { partition: batch.partition, count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))] })
+    }
+    await consumer.commitOffsets([{ topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }])
+    options.onBatch?.({ partition: batch.partition, size: batch.messages.length, result, deadLettered: dead.length })
+  }
+
+  return {
+    consumer,
+    /** Joins the group and starts consuming; resolves once running. */
+    async start() {
+      await producer.connect()
+      await consumer.connect()
+      await consumer.subscribe({ topic, fromBeginning: true })
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.concurrency,
+        eachBatch,
+      })
+    },
+    /** Leaves the group after the batches in flight finish. */
+    async stop() {
+      await consumer.disconnect()
+      await producer.disconnect()
+    },
+  }
+}

@@ -1,0 +1,104 @@
+import type Redis from "ioredis"
+import type { Sql } from "postgres"
+import { commandKey } from "../shared/kafka.ts"
+import { subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
+import { newSeatMap, seatIndex, setTaken } from "../shared/seat-finder.ts"
+
+/** One subsection's fixed shape; never changes after the event is created. */
+export type Grid = { eventId: number; section: string; subsection: number; rows: number; cols: number; price: number }
+
+/** A subsection identified the way the command key names it. */
+export type SubsectionRef = { eventId: number; section: string; subsection: number }
+
+/** Loads the grids of subsections not yet in `cache` (one query) and returns every asked one that exists. */
+export async function loadGrids(sql: Sql, cache: Map<string, Grid>, refs: SubsectionRef[]): Promise<Map<string, Grid>> {
+  const missing = refs.filter((r) => !cache.has(commandKey(r.eventId, r.section, r.subsection)))
+  if (missing.length > 0) {
+    const rows = await sql<{ event_id: string; section: string; subsection: number; rows: number; cols: number; price: number }[]>`
+      SELECT s.event_id, s.section, s.subsection, s.rows, s.cols, s.price
+      FROM subsection_stats s
+      JOIN unnest(${missing.map((r) => r.eventId)}::bigint[], ${missing.map((r) => r.section)}::text[],
+                  ${missing.map((r) => r.subsection)}::int[]) AS v(event_id, section, subsection)
+        ON s.event_id = v.event_id AND s.section = v.section AND s.subsection = v.subsection`
+    for (const r of rows) {
+      const grid = { eventId: Number(r.event_id), section: r.section, subsection: r.subsection, rows: r.rows, cols: r.cols, price: r.price }
+      cache.set(commandKey(grid.eventId, grid.section, grid.subsection), grid)
+    }
+  }
+  const found = new Map<string, Grid>()
+  for (const r of refs) {
+    const key = commandKey(r.eventId, r.section, r.subsection)
+    const grid = cache.get(key)
+    if (grid) found.set(key, grid)
+  }
+  return found
+}
+
+/** Reads seat maps from Redis in one round trip, padded to the grid's full size. */
+export async function readSeatMaps(redis: Redis, keys: RedisKeys, grids: Grid[]): Promise<Uint8Array[]> {
+  if (grids.length === 0) return []
+  const pipeline = redis.pipeline()
+  for (const g of grids) pipeline.getBuffer(keys.seats(g.eventId, g.section, g.subsection))
+  const results = (await pipeline.exec()) ?? []
+  return grids.map((g, i) => {
+    const [error, value] = results[i] ?? [new Error("no reply")]
+    if (error) throw error
+    const map = newSeatMap(g.rows, g.cols)
+    if (value) map.set((value as Buffer).subarray(0, map.length))
+    return map
+  })
+}
+
+/** Builds seat maps from PostgreSQL, the source of truth, with the committed free counts. */
+export async function buildSeatMapsFromDb(sql: Sql, grids: Grid[]): Promise<{ maps: Uint8Array[]; available: number[] }> {
+  if (grids.length === 0) return { maps: [], available: [] }
+  const maps = grids.map((g) => newSeatMap(g.rows, g.cols))
+  const index = new Map(grids.map((g, i) => [commandKey(g.eventId, g.section, g.subsection), i]))
+  const eventIds = grids.map((g) => g.eventId)
+  const sections = grids.map((g) => g.section)
+  const subsections = grids.map((g) => g.subsection)
+  const taken = sql<{ event_id: string; section: string; subsection: number; row: number; seat: number }[]>`
+    SELECT t.event_id, t.section, t.subsection, t.row, t.seat
+    FROM tickets t
+    JOIN unnest(${eventIds}::bigint[], ${sections}::text[], ${subsections}::int[]) AS v(event_id, section, subsection)
+      ON t.event_id = v.event_id AND t.section = v.section AND t.subsection = v.subsection
+    WHERE t.status <> 'available'`.cursor(10_000)
+  for await (const rows of taken) {
+    for (const r of rows) {
+      const i = index.get(commandKey(Number(r.event_id), r.section, r.subsection))!
+      setTaken(maps[i]!, seatIndex(r.row, r.seat, grids[i]!.cols), true)
+    }
+  }
+  const stats = await sql<{ event_id: string; section: string; subsection: number; available: number }[]>`
+    SELECT s.event_id, s.section, s.subsection, s.available
+    FROM subsection_stats s
+    JOIN unnest(${eventIds}::bigint[], ${sections}::text[], ${subsections}::int[]) AS v(event_id, section, subsection)
+      ON s.event_id = v.event_id AND s.section = v.section AND s.subsection = v.subsection`
+  const available = grids.map(() => 0)
+  for (const s of stats) available[index.get(commandKey(Number(s.event_id), s.section, s.subsection))!] = s.available
+  return { maps, available }
+}
+
+/** Writes whole seat maps and their free counters to Redis (idempotent). */
+export async function writeSeatMaps(redis: Redis, keys: RedisKeys, grids: Grid[], maps: Uint8Array[], available: number[]): Promise<void> {
+  if (grids.length === 0) return
+  const pipeline = redis.pipeline()
+  grids.forEach((g, i) => {
+    pipeline.set(keys.seats(g.eventId, g.section, g.subsection), Buffer.from(maps[i]!))
+    pipeline.hset(keys.available(g.eventId), subsectionLabel(g.section, g.subsection), available[i]!)
+  })
+  for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error
+}
+
+/**
+ * Rebuilds one event's Redis seat maps and counters from PostgreSQL, so a Redis that
+ * lost writes cannot make a taken seat look free. Returns the number of subsections.
+ */
+export async function reconcileEvent(deps: { sql: Sql; redis: Redis; keys: RedisKeys }, eventId: number): Promise<number> {
+  const rows = await deps.sql<{ section: string; subsection: number; rows: number; cols: number; price: number }[]>`
+    SELECT section, subsection, rows, cols, price FROM subsection_stats WHERE event_id = ${eventId} ORDER BY section, subsection`
+  const grids: Grid[] = rows.map((r) => ({ eventId, ...r }))
+  const { maps, available } = await buildSeatMapsFromDb(deps.sql, grids)
+  await writeSeatMaps(deps.redis, deps.keys, grids, maps, available)
+  return grids.length
+}
