@@ -7,4 +7,4 @@ source "$ROOT/infra/env.sh"
 source "$ROOT/infra/ensure-deps.sh"
 bash "$ROOT/infra/services.sh" start
 cd "$ROOT"
-exec bun test "$@"
+exec bun test --timeout 120000 "$@"

@@ -11,6 +11,8 @@ export type ConsumerOptions = {
   concurrency: number
   log: Logger
   batch: BatchDeps
+  /** Called with this member's partitions whenever the group (re)assigns them. */
+  onAssign?: (partitions: number[]) => void
   /** Called after each batch is committed (metrics, tests). */
   onBatch?: (info: { partition: number; size: number; result: BatchResult; deadLettered: number }) => void
 }
@@ -42,7 +44,9 @@ export function createCommandConsumer(options: ConsumerOptions) {
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     // New ownership: seat maps are checked against PostgreSQL again on first touch.
     options.batch.verified.clear()
-    log.info("joined consumer group", { group: options.groupId, member: payload.memberId, partitions: payload.memberAssignment[topic] ?? [] })
+    const partitions = payload.memberAssignment[topic] ?? []
+    log.info("joined consumer group", { group: options.groupId, member: payload.memberId, partitions })
+    options.onAssign?.(partitions)
   })
 
   const applyWithRetry = async (payload: EachBatchPayload, commands: Command[], dead: DeadLetter[], messages: KafkaMessage[]) => {
@@ -113,6 +117,8 @@ export function createCommandConsumer(options: ConsumerOptions) {
       })
       log.warn("dead-lettered messages", { partition: batch.partition, count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))] })
     }
+    // resolveOffset moves this member's fetch position; commitOffsets makes it the group's.
+    payload.resolveOffset(batch.lastOffset())
     await consumer.commitOffsets([{ topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }])
     options.onBatch?.({ partition: batch.partition, size: batch.messages.length, result, deadLettered: dead.length })
   }

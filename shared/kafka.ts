@@ -20,12 +20,12 @@ export function createKafka(config: Config, log: Logger, clientId = config.kafka
   return new Kafka({
     clientId,
     brokers: [...config.kafkaBrokers],
-    // The group coordinator answers "not available" for a moment after a fresh broker
-    // starts; kafkajs retries that on its own, so those lines stay at debug.
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...rest } = entry.log
-      const lvl = String(rest.error ?? "").includes("coordinator is not available") ? "debug" : levelName[entry.level] ?? "info"
+      // kafkajs logs every error response of the broker (coordinator loading, rebalance
+      // in progress) before it retries or rethrows; the retried ones are routine.
+      const lvl = entry.namespace === "Connection" && message.startsWith("Response ") ? "debug" : (levelName[entry.level] ?? "info")
       kafkaLog[lvl](message, { namespace: entry.namespace, ...rest })
     },
     retry: { initialRetryTime: 100, retries: 8 },
