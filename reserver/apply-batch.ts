@@ -33,7 +33,7 @@ export type BookingOutcome = {
   section: string
   subsection: number
   status: BookingStatus
-  tickets: { id: number | null; section: string; subsection: number; row: number; seat: number; price: number; status: string }[]
+  tickets: { id: number; section: string; subsection: number; row: number; seat: number; price: number; status: string }[]
   error_message?: string
   replayed: boolean
 }
@@ -117,41 +117,16 @@ async function decideAndWrite(deps: BatchDeps, commands: Command[]): Promise<Bat
   const fromRedis = touched.filter((g) => deps.verified.has(commandKey(g.eventId, g.section, g.subsection)))
   const fromDb = touched.filter((g) => !deps.verified.has(commandKey(g.eventId, g.section, g.subsection)))
   const ids = [...new Set(valid.map((c) => c.booking_id))]
-  const [redisMaps, dbMaps, existing, held] = await Promise.all([
+  const [redisMaps, dbMaps, existing] = await Promise.all([
     readSeatMaps(redis, keys, fromRedis),
     buildSeatMapsFromDb(sql, fromDb),
     sql<{ id: string; buyer_id: string; status: BookingStatus; seat_positions: string[]; error_message: string | null }[]>`
       SELECT id, buyer_id, status, seat_positions, error_message FROM bookings WHERE id = ANY(${ids}::uuid[])`,
-    sql<{ id: string; booking_id: string; row: number; seat: number; status: string }[]>`
-      SELECT id, booking_id, row, seat, status FROM tickets WHERE booking_id = ANY(${ids}::uuid[])`,
   ])
   const subs = new Map<string, Sub>()
   fromRedis.forEach((g, i) => addSub(subs, g, redisMaps[i]!, false))
   fromDb.forEach((g, i) => addSub(subs, g, dbMaps.maps[i]!, true))
-
-  const bookings = new Map<string, Booking>()
-  const heldBy = new Map<string, { row: number; seat: number; status: string }[]>()
-  for (const t of held) heldBy.set(t.booking_id, [...(heldBy.get(t.booking_id) ?? []), t])
-  const subOfBooking = new Map(valid.map((c) => [c.booking_id, subs.get(commandKey(c.event_id, c.section, c.subsection))!]))
-  for (const b of existing) {
-    const sub = subOfBooking.get(b.id)!
-    const tickets = heldBy.get(b.id) ?? []
-    const heldSeats = tickets.filter((t) => t.status === "reserved").map((t) => seatIndex(t.row, t.seat, sub.grid.cols))
-    bookings.set(b.id, {
-      id: b.id,
-      buyerId: Number(b.buyer_id),
-      status: b.status,
-      held: heldSeats,
-      chosen: heldSeats,
-      isNew: false,
-      cancelExisting: false,
-      errorMessage: b.error_message ?? undefined,
-    })
-    // A replay after a crash between the PostgreSQL commit and the Redis write: the
-    // seats PostgreSQL recorded for this booking are taken, whatever Redis says.
-    for (const t of tickets) if (t.status !== "available") correctSeat(sub, seatIndex(t.row, t.seat, sub.grid.cols), true)
-  }
-  await correctReleasedSeats(sql, existing, subOfBooking)
+  const bookings = await loadExistingBookings(sql, existing, new Map(valid.map((c) => [c.booking_id, subs.get(commandKey(c.event_id, c.section, c.subsection))!])))
 
   // 3. Decide in memory, in message order.
   for (const command of valid) {
@@ -170,7 +145,7 @@ async function decideAndWrite(deps: BatchDeps, commands: Command[]): Promise<Bat
     const booking = bookings.get(command.booking_id)
     if (!booking?.outcome || reported.has(booking.id)) continue
     reported.add(booking.id)
-    result.outcomes.push(finaliseOutcome(booking, subs.get(commandKey(command.event_id, command.section, command.subsection))!, written.ticketIds))
+    result.outcomes.push(finaliseOutcome(booking, subs.get(commandKey(command.event_id, command.section, command.subsection))!))
   }
   await publish(deps, result.outcomes, written)
   for (const sub of subs.values()) deps.verified.add(sub.key)
@@ -189,33 +164,50 @@ function correctSeat(sub: Sub, index: number, taken: boolean) {
   sub.rewrite = true
 }
 
-// A release replayed after a crash before its Redis write left bits set for seats that
-// PostgreSQL already freed; clear them where the ticket is really free.
-async function correctReleasedSeats(
+/**
+ * Bookings of this batch that PostgreSQL already has (a replay, or the reserve before a
+ * release). The tickets at their recorded seats say which seats each still holds, and
+ * set those seats' bits to what PostgreSQL says: after a crash between the PostgreSQL
+ * commit and the Redis write, Redis may be behind for exactly these seats.
+ */
+async function loadExistingBookings(
   sql: Sql,
-  existing: { id: string; status: BookingStatus; seat_positions: string[] }[],
+  existing: { id: string; buyer_id: string; status: BookingStatus; seat_positions: string[]; error_message: string | null }[],
   subOfBooking: Map<string, Sub>,
-) {
-  const candidates = existing.filter((b) => b.status === "cancelled" && b.seat_positions.length > 0)
-  if (candidates.length === 0) return
-  const seats = candidates.flatMap((b) => {
+): Promise<Map<string, Booking>> {
+  const bookings = new Map<string, Booking>()
+  const seats = existing.flatMap((b) => {
     const sub = subOfBooking.get(b.id)!
     return b.seat_positions.map((p) => {
       const [row, seat] = p.split("-").map(Number) as [number, number]
-      return { sub, row, seat }
+      const index = seatIndex(row, seat, sub.grid.cols)
+      return { booking: b.id, sub, index, ticketId: sub.grid.ticketIds[index]! }
     })
   })
-  const free = await sql<{ event_id: string; section: string; subsection: number; row: number; seat: number }[]>`
-    SELECT t.event_id, t.section, t.subsection, t.row, t.seat FROM tickets t
-    JOIN unnest(${seats.map((s) => s.sub.grid.eventId)}::bigint[], ${seats.map((s) => s.sub.grid.section)}::text[],
-                ${seats.map((s) => s.sub.grid.subsection)}::int[], ${seats.map((s) => s.row)}::int[], ${seats.map((s) => s.seat)}::int[])
-      AS v(event_id, section, subsection, row, seat)
-      ON t.event_id = v.event_id AND t.section = v.section AND t.subsection = v.subsection AND t.row = v.row AND t.seat = v.seat
-    WHERE t.status = 'available'`
-  for (const f of free) {
-    const sub = seats.find((s) => s.sub.grid.eventId === Number(f.event_id) && s.sub.grid.section === f.section && s.sub.grid.subsection === f.subsection)!.sub
-    correctSeat(sub, seatIndex(f.row, f.seat, sub.grid.cols), false)
+  const tickets = seats.length === 0 ? [] : await sql<{ id: string; status: string; booking_id: string | null }[]>`
+    SELECT id, status, booking_id FROM tickets WHERE id = ANY(${seats.map((s) => s.ticketId)}::bigint[])`
+  const byId = new Map(tickets.map((t) => [Number(t.id), t]))
+  const held = new Map<string, number[]>()
+  for (const s of seats) {
+    const ticket = byId.get(s.ticketId)
+    if (!ticket) continue
+    correctSeat(s.sub, s.index, ticket.status !== "available")
+    if (ticket.status === "reserved" && ticket.booking_id === s.booking) held.set(s.booking, [...(held.get(s.booking) ?? []), s.index])
   }
+  for (const b of existing) {
+    const seatsHeld = held.get(b.id) ?? []
+    bookings.set(b.id, {
+      id: b.id,
+      buyerId: Number(b.buyer_id),
+      status: b.status,
+      held: seatsHeld,
+      chosen: seatsHeld,
+      isNew: false,
+      cancelExisting: false,
+      errorMessage: b.error_message ?? undefined,
+    })
+  }
+  return bookings
 }
 
 // Records a seat's new holder, remembering who held it before the batch.
@@ -305,7 +297,6 @@ function outcomeOf(booking: Booking, command: ReserveCommand, replayed: boolean)
 type Written = {
   stats: Map<string, { available: number; reserved: number; sold: number }>
   events: Map<number, { available: number; reserved: number; sold: number; status: string; statusChanged: boolean }>
-  ticketIds: Map<string, number>
 }
 
 async function writeOutcomes(sql: Sql, subs: Map<string, Sub>, bookings: Map<string, Booking>): Promise<Written> {
@@ -329,19 +320,9 @@ async function writeOutcomes(sql: Sql, subs: Map<string, Sub>, bookings: Map<str
   const newBookings = [...bookings.values()].filter((b) => b.isNew)
   const cancelled = [...bookings.values()].filter((b) => b.cancelExisting).map((b) => b.id)
   const eventIds = [...new Set([...subs.values()].map((s) => s.grid.eventId))]
-  const seatCols = (list: { sub: Sub; index: number }[]) => {
-    const pos = list.map((s) => seatOfIndex(s.index, s.sub.grid.cols))
-    return {
-      events: list.map((s) => s.sub.grid.eventId),
-      sections: list.map((s) => s.sub.grid.section),
-      subsections: list.map((s) => s.sub.grid.subsection),
-      rows: pos.map((p) => p.row),
-      seats: pos.map((p) => p.seat),
-    }
-  }
+  const ticketId = (s: { sub: Sub; index: number }) => s.sub.grid.ticketIds[s.index]!
 
   return sql.begin(async (tx) => {
-    const ticketIds = new Map<string, number>()
     if (newBookings.length > 0) {
       // A failed booking records the seats it asked for; any other the seats it was given.
       const chosenSeats = newBookings.map((b) => {
@@ -369,27 +350,20 @@ async function writeOutcomes(sql: Sql, subs: Map<string, Sub>, bookings: Map<str
     }
     const stale = new Set<string>()
     if (reserveSeats.length > 0) {
-      const c = seatCols(reserveSeats)
-      const updated = await tx<{ id: string; event_id: string; section: string; subsection: number; row: number; seat: number }[]>`
+      const updated = await tx`
         UPDATE tickets t SET status = 'reserved', booking_id = v.booking_id
-        FROM unnest(${c.events}::bigint[], ${c.sections}::text[], ${c.subsections}::int[], ${c.rows}::int[], ${c.seats}::int[],
-                    ${reserveSeats.map((s) => s.booking)}::uuid[]) AS v(event_id, section, subsection, row, seat, booking_id)
-        WHERE t.event_id = v.event_id AND t.section = v.section AND t.subsection = v.subsection
-          AND t.row = v.row AND t.seat = v.seat AND t.status = 'available'
-        RETURNING t.id, t.event_id, t.section, t.subsection, t.row, t.seat`
+        FROM unnest(${reserveSeats.map(ticketId)}::bigint[], ${reserveSeats.map((s) => s.booking)}::uuid[]) AS v(id, booking_id)
+        WHERE t.id = v.id AND t.status = 'available'
+        RETURNING t.id`
       if (updated.length !== reserveSeats.length) for (const s of reserveSeats) stale.add(s.sub.key)
-      for (const t of updated) ticketIds.set(`${t.event_id}:${t.section}-${t.subsection}:${t.row}-${t.seat}`, Number(t.id))
     }
     if (moveSeats.length > 0) {
-      const c = seatCols(moveSeats)
       const updated = await tx`
         UPDATE tickets t
         SET status = CASE WHEN v.to_booking IS NULL THEN 'available' ELSE 'reserved' END, booking_id = v.to_booking
-        FROM unnest(${c.events}::bigint[], ${c.sections}::text[], ${c.subsections}::int[], ${c.rows}::int[], ${c.seats}::int[],
-                    ${moveSeats.map((s) => s.from)}::text[], ${moveSeats.map((s) => s.to)}::uuid[])
-          AS v(event_id, section, subsection, row, seat, from_booking, to_booking)
-        WHERE t.event_id = v.event_id AND t.section = v.section AND t.subsection = v.subsection
-          AND t.row = v.row AND t.seat = v.seat AND t.status = 'reserved' AND t.booking_id::text = v.from_booking
+        FROM unnest(${moveSeats.map(ticketId)}::bigint[], ${moveSeats.map((s) => s.from)}::uuid[], ${moveSeats.map((s) => s.to)}::uuid[])
+          AS v(id, from_booking, to_booking)
+        WHERE t.id = v.id AND t.status = 'reserved' AND t.booking_id = v.from_booking
         RETURNING t.id`
       if (updated.length !== moveSeats.length) for (const s of moveSeats) stale.add(s.sub.key)
     }
@@ -434,7 +408,7 @@ async function writeOutcomes(sql: Sql, subs: Map<string, Sub>, bookings: Map<str
     const events = new Map(
       statuses.map((e) => [Number(e.id), { ...totals.get(Number(e.id))!, status: e.status, statusChanged: changedIds.has(Number(e.id)) }]),
     )
-    return { stats, events, ticketIds }
+    return { stats, events }
   })
 }
 
@@ -465,7 +439,7 @@ async function applyToRedis(deps: BatchDeps, subs: Map<string, Sub>, bookings: M
   for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error
 }
 
-function finaliseOutcome(booking: Booking, sub: Sub, ticketIds: Map<string, number>): BookingOutcome {
+function finaliseOutcome(booking: Booking, sub: Sub): BookingOutcome {
   const outcome = booking.outcome!
   const { eventId, section, subsection, cols, price } = sub.grid
   const seats = booking.status === "pending_payment" ? booking.held : []
@@ -474,7 +448,7 @@ function finaliseOutcome(booking: Booking, sub: Sub, ticketIds: Map<string, numb
     status: booking.status,
     tickets: seats.map((index) => {
       const { row, seat } = seatOfIndex(index, cols)
-      return { id: ticketIds.get(`${eventId}:${section}-${subsection}:${row}-${seat}`) ?? null, section, subsection, row, seat, price, status: "reserved" }
+      return { id: sub.grid.ticketIds[index]!, section, subsection, row, seat, price, status: "reserved" }
     }),
   }
 }

@@ -4,8 +4,14 @@ import { commandKey } from "../shared/kafka.ts"
 import { subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
 import { newSeatMap, seatIndex, setTaken } from "../shared/seat-finder.ts"
 
-/** One subsection's fixed shape; never changes after the event is created. */
-export type Grid = { eventId: number; section: string; subsection: number; rows: number; cols: number; price: number }
+/**
+ * One subsection's fixed shape and its ticket ids by seat index (bit index); none of it
+ * changes after the event is created, so it is loaded once per process.
+ */
+export type Grid = { eventId: number; section: string; subsection: number; rows: number; cols: number; price: number; ticketIds: Float64Array }
+
+/** The part of a grid that seat maps need. */
+export type Shape = Omit<Grid, "ticketIds">
 
 /** A subsection identified the way the command key names it. */
 export type SubsectionRef = { eventId: number; section: string; subsection: number }
@@ -20,9 +26,27 @@ export async function loadGrids(sql: Sql, cache: Map<string, Grid>, refs: Subsec
       JOIN unnest(${missing.map((r) => r.eventId)}::bigint[], ${missing.map((r) => r.section)}::text[],
                   ${missing.map((r) => r.subsection)}::int[]) AS v(event_id, section, subsection)
         ON s.event_id = v.event_id AND s.section = v.section AND s.subsection = v.subsection`
+    const loaded = new Map<string, Grid>()
     for (const r of rows) {
-      const grid = { eventId: Number(r.event_id), section: r.section, subsection: r.subsection, rows: r.rows, cols: r.cols, price: r.price }
-      cache.set(commandKey(grid.eventId, grid.section, grid.subsection), grid)
+      const grid = { eventId: Number(r.event_id), section: r.section, subsection: r.subsection, rows: r.rows, cols: r.cols, price: r.price, ticketIds: new Float64Array(r.rows * r.cols) }
+      loaded.set(commandKey(grid.eventId, grid.section, grid.subsection), grid)
+    }
+    if (loaded.size > 0) {
+      // Writes then address tickets by primary key, the cheapest guarded update PostgreSQL has.
+      const grids = [...loaded.values()]
+      const tickets = sql<{ id: string; event_id: string; section: string; subsection: number; row: number; seat: number }[]>`
+        SELECT t.id, t.event_id, t.section, t.subsection, t.row, t.seat
+        FROM tickets t
+        JOIN unnest(${grids.map((g) => g.eventId)}::bigint[], ${grids.map((g) => g.section)}::text[],
+                    ${grids.map((g) => g.subsection)}::int[]) AS v(event_id, section, subsection)
+          ON t.event_id = v.event_id AND t.section = v.section AND t.subsection = v.subsection`.cursor(20_000)
+      for await (const batch of tickets) {
+        for (const t of batch) {
+          const grid = loaded.get(commandKey(Number(t.event_id), t.section, t.subsection))!
+          grid.ticketIds[seatIndex(t.row, t.seat, grid.cols)] = Number(t.id)
+        }
+      }
+      for (const [key, grid] of loaded) cache.set(key, grid)
     }
   }
   const found = new Map<string, Grid>()
@@ -35,7 +59,7 @@ export async function loadGrids(sql: Sql, cache: Map<string, Grid>, refs: Subsec
 }
 
 /** Reads seat maps from Redis in one round trip, padded to the grid's full size. */
-export async function readSeatMaps(redis: Redis, keys: RedisKeys, grids: Grid[]): Promise<Uint8Array[]> {
+export async function readSeatMaps(redis: Redis, keys: RedisKeys, grids: Shape[]): Promise<Uint8Array[]> {
   if (grids.length === 0) return []
   const pipeline = redis.pipeline()
   for (const g of grids) pipeline.getBuffer(keys.seats(g.eventId, g.section, g.subsection))
@@ -50,7 +74,7 @@ export async function readSeatMaps(redis: Redis, keys: RedisKeys, grids: Grid[])
 }
 
 /** Builds seat maps from PostgreSQL, the source of truth, with the committed free counts. */
-export async function buildSeatMapsFromDb(sql: Sql, grids: Grid[]): Promise<{ maps: Uint8Array[]; available: number[] }> {
+export async function buildSeatMapsFromDb(sql: Sql, grids: Shape[]): Promise<{ maps: Uint8Array[]; available: number[] }> {
   if (grids.length === 0) return { maps: [], available: [] }
   const maps = grids.map((g) => newSeatMap(g.rows, g.cols))
   const index = new Map(grids.map((g, i) => [commandKey(g.eventId, g.section, g.subsection), i]))
@@ -80,7 +104,7 @@ export async function buildSeatMapsFromDb(sql: Sql, grids: Grid[]): Promise<{ ma
 }
 
 /** Writes whole seat maps and their free counters to Redis (idempotent). */
-export async function writeSeatMaps(redis: Redis, keys: RedisKeys, grids: Grid[], maps: Uint8Array[], available: number[]): Promise<void> {
+export async function writeSeatMaps(redis: Redis, keys: RedisKeys, grids: Shape[], maps: Uint8Array[], available: number[]): Promise<void> {
   if (grids.length === 0) return
   const pipeline = redis.pipeline()
   grids.forEach((g, i) => {
@@ -97,7 +121,7 @@ export async function writeSeatMaps(redis: Redis, keys: RedisKeys, grids: Grid[]
 export async function reconcileEvent(deps: { sql: Sql; redis: Redis; keys: RedisKeys }, eventId: number): Promise<number> {
   const rows = await deps.sql<{ section: string; subsection: number; rows: number; cols: number; price: number }[]>`
     SELECT section, subsection, rows, cols, price FROM subsection_stats WHERE event_id = ${eventId} ORDER BY section, subsection`
-  const grids: Grid[] = rows.map((r) => ({ eventId, ...r }))
+  const grids: Shape[] = rows.map((r) => ({ eventId, ...r }))
   const { maps, available } = await buildSeatMapsFromDb(deps.sql, grids)
   await writeSeatMaps(deps.redis, deps.keys, grids, maps, available)
   return grids.length

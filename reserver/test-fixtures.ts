@@ -28,6 +28,8 @@ export async function insertTestEvent(
   await sql`INSERT INTO subsection_stats (event_id, section, subsection, price, rows, cols, available)
     SELECT ${eventId}, s, n, ${price}, ${shape.rows}, ${shape.cols}, ${shape.rows * shape.cols}
     FROM unnest(${shape.sections}::text[]) s, generate_series(1, ${shape.subsections}) n`
+  // As event creation does: fresh statistics keep the planner on index lookups for tickets.
+  await sql`ANALYZE tickets`
   await deps.redis.set(deps.keys.eventMeta(eventId), JSON.stringify({ id: eventId, status: "available", is_active: true, ...config }))
   await reconcileEvent(deps, eventId)
   return { eventId, sellerId: Number(seller!.id), buyerIds: buyers.map((b) => Number(b.id)), price }

@@ -4,8 +4,9 @@ export class AppError extends Error {
     readonly status: number,
     message: string,
     readonly retriable = false,
+    options?: ErrorOptions,
   ) {
-    super(message)
+    super(message, options)
     this.name = "AppError"
   }
 }
