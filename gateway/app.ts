@@ -1,24 +1,71 @@
-import { Elysia } from "elysia"
+import { openapi } from "@elysiajs/openapi"
+import { Elysia, ValidationError as SchemaError } from "elysia"
+import type Redis from "ioredis"
+import type { Sql } from "postgres"
 import type { Config } from "../shared/config.ts"
 import { AppError, ValidationError } from "../shared/errors.ts"
 import type { Logger } from "../shared/log.ts"
+import type { RedisKeys } from "../shared/redis-keys.ts"
+import type { Auth } from "./auth.ts"
+import { bookingRoutes } from "./booking-routes.ts"
+import type { CommandProducer } from "./command-producer.ts"
+import type { EventCache } from "./event-cache.ts"
+import { eventRoutes } from "./event-routes.ts"
 import type { Readiness } from "./health.ts"
+import { userRoutes } from "./user-routes.ts"
 
+/** Everything the gateway's routes use, built once by main.ts (or a test). */
 export type GatewayDeps = {
   config: Config
   log: Logger
   readiness: () => Promise<Readiness>
+  sql: Sql
+  redis: Redis
+  keys: RedisKeys
+  auth: Auth
+  events: EventCache
+  commands: CommandProducer
 }
+
+/** Largest request body the gateway reads. */
+export const MAX_BODY_BYTES = 64 * 1024
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
 
+type SchemaProblem = { path: string; message: string; value?: unknown; schema?: { enum?: unknown; format?: unknown } }
+
+const describeProblem = ({ message, value, schema }: SchemaProblem): string => {
+  if (value === undefined) return "Field required"
+  if (Array.isArray(schema?.enum)) return `Expected one of: ${schema.enum.join(", ")}`
+  if (schema?.format === "email") return "Not a valid email address"
+  return message
+}
+
+// One field often fails several checks (a missing string is also "not a string"); the first says it best.
+const schemaErrorResponse = (error: SchemaError): Response => {
+  const errors = new Map<string, string>()
+  for (const problem of error.all as SchemaProblem[]) {
+    const field = error.type + problem.path.replaceAll("/", ".")
+    if (!errors.has(field)) errors.set(field, describeProblem(problem))
+  }
+  const [first] = errors
+  return json(400, {
+    detail: first ? `${first[0]}: ${first[1]}` : "Invalid request",
+    errors: [...errors].map(([field, message]) => ({ field, message })),
+  })
+}
+
 /** Turns any thrown value into the contract's error answer; the only place that does. */
-export function errorResponse(error: unknown, code: string | number, log: Logger, request?: Request): Response {
+export function errorResponse(error: unknown, code: string | number, log: Logger, request?: Request, allowedMethods: readonly string[] = []): Response {
+  // Elysia wraps whatever a body parser throws in its own ParseError.
+  if (code === "PARSE" && error instanceof Error && error.cause instanceof AppError) error = error.cause
   if (error instanceof ValidationError) return json(400, { detail: error.message, errors: error.errors })
   if (error instanceof AppError) return json(error.status, { detail: error.message })
+  if (error instanceof SchemaError) return schemaErrorResponse(error)
   switch (code) {
     case "NOT_FOUND":
+      if (allowedMethods.length > 0) return json(405, { detail: "Method Not Allowed" }, { allow: allowedMethods.join(", ") })
       return json(404, { detail: "Not Found" })
     case "PARSE":
       return json(400, { detail: "Request body is not valid JSON" })
@@ -27,16 +74,67 @@ export function errorResponse(error: unknown, code: string | number, log: Logger
   return json(500, { detail: "Internal server error" })
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+// Parses every request body: JSON only, at most MAX_BODY_BYTES, refused by its Content-Length before it is
+// read, or by its size once read when it came without one. Routes still declare `parse: "json"`: this hook
+// answers first, but that is how the OpenAPI document learns the content type.
+async function parseJsonBody({ request, contentType }: { request: Request; contentType: string }) {
+  if (Number(request.headers.get("content-length")) > MAX_BODY_BYTES) throw new AppError(413, "Request body too large")
+  const bytes = await request.arrayBuffer()
+  // null, not undefined: undefined would make Elysia try its own parser on the consumed body.
+  if (bytes.byteLength === 0) return null
+  if (bytes.byteLength > MAX_BODY_BYTES) throw new AppError(413, "Request body too large")
+  if (contentType.split(";", 1)[0]!.trim().toLowerCase() !== "application/json") {
+    throw new AppError(415, "Content-Type must be application/json")
+  }
+  try {
+    return JSON.parse(utf8.decode(bytes))
+  } catch {
+    throw new AppError(400, "Request body is not valid JSON")
+  }
+}
+
+// Elysia answers NOT_FOUND for a known path under another method; the contract wants 405 there.
+// The route table is compiled on first use, when every route is registered.
+function createMethodLookup(routes: () => readonly { method: string; path: string }[]) {
+  let table: { method: string; pattern: RegExp }[] | undefined
+  const compile = (path: string) =>
+    new RegExp(`^${path.replace(/[.+?^$(){}|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}$`)
+  return (pathname: string): string[] => {
+    table ??= routes().map(({ method, path }) => ({ method, pattern: compile(path) }))
+    return table.filter((route) => route.pattern.test(pathname)).map((route) => route.method)
+  }
+}
+
 /** Builds the gateway's HTTP app: routes, one error handler, no I/O of its own. */
 export function createGateway(deps: GatewayDeps) {
   const { log } = deps
-  return new Elysia({ serve: { maxRequestBodySize: 64 * 1024 } })
-    .onError(({ error, code, request }) => errorResponse(error, code, log, request))
-    .get("/health", async () => {
-      const ready = await deps.readiness()
-      const healthy = ready.postgres && ready.redis && ready.kafka
-      return healthy ? json(200, { status: "healthy" }) : json(503, { status: "unhealthy", dependencies: ready })
-    })
+  // Bun's own body limit answers 413 without our JSON body, so it sits above ours as a memory guard only.
+  // Bun resets a connection whose answer takes longer than idleTimeout (default 10 s); creating a
+  // million-seat event takes about that long.
+  const app = new Elysia({ serve: { maxRequestBodySize: 16 * MAX_BODY_BYTES, idleTimeout: 120 } })
+  const allowedMethods = createMethodLookup(() => app.routes)
+  return app
+    .onError(({ error, code, request }) =>
+      errorResponse(error, code, log, request, code === "NOT_FOUND" ? allowedMethods(new URL(request.url).pathname) : []),
+    )
+    .onParse(parseJsonBody)
+    .use(openapi({ path: "/docs", specPath: "/openapi.json", documentation: { info: { title: "Ticketing API", version: "0.1.0" } } }))
+    .get("/", ({ redirect }) => redirect("/docs"), { detail: { hide: true } })
+    .get(
+      "/health",
+      async () => {
+        const ready = await deps.readiness()
+        const healthy = ready.postgres && ready.redis && ready.kafka
+        return healthy ? json(200, { status: "healthy" }) : json(503, { status: "unhealthy", dependencies: ready })
+      },
+      { detail: { summary: "Readiness: 200 when PostgreSQL, Redis and Kafka answer" } },
+    )
+    .use(userRoutes(deps))
+    .use(eventRoutes(deps))
+    .use(bookingRoutes(deps))
 }
 
+/** The gateway's Elysia app. */
 export type Gateway = ReturnType<typeof createGateway>

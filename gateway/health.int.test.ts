@@ -3,8 +3,8 @@ import type { Admin } from "kafkajs"
 import { createRedis, createSql } from "../shared/clients.ts"
 import { createKafka } from "../shared/kafka.ts"
 import { testConfig, testLogger } from "../shared/testing.ts"
-import { createGateway } from "./app.ts"
 import { createHealthCheck } from "./health.ts"
+import { createTestGateway } from "./test-gateway.ts"
 
 // A Redis of this test's own, so stopping it does not disturb the shared one.
 const port = 40_000 + Math.floor(Math.random() * 20_000)
@@ -39,13 +39,14 @@ beforeAll(async () => {
 afterAll(async () => {
   client.disconnect()
   redisProc.kill()
-  await Promise.all([admin.disconnect(), sql.end()])
+  await Promise.all([admin.disconnect(), sql.end(), gateway?.close()])
 })
 
+let gateway: Awaited<ReturnType<typeof createTestGateway>>
 const health = async () => {
-  const app = createGateway({ config, log, readiness: createHealthCheck({ sql, redis: client, admin }, 0) })
-  const res = await app.handle(new Request("http://localhost/health"))
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+  gateway ??= await createTestGateway({ readiness: createHealthCheck({ sql, redis: client, admin }, 0) })
+  const res = await gateway.call("GET", "/health")
+  return { status: res.status, body: res.body as Record<string, unknown> }
 }
 
 test("/health is 200 with every dependency up, 503 while Redis is stopped, 200 again after", async () => {

@@ -1,0 +1,151 @@
+import type Redis from "ioredis"
+import type { ReserveCommand } from "../shared/commands.ts"
+import { AppError, ValidationError } from "../shared/errors.ts"
+import { subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
+import type { AuthUser } from "./auth.ts"
+import type { CommandProducer } from "./command-producer.ts"
+import type { EventCache } from "./event-cache.ts"
+
+/** The request body of POST /api/booking (already schema-checked). */
+export type BookingRequest = {
+  event_id: number
+  section: string
+  subsection: number
+  seat_selection_mode: "manual" | "best_available"
+  seat_positions?: string[]
+  quantity: number
+}
+
+/** The 202 answer. */
+export type AcceptedBooking = {
+  id: string
+  buyer_id: number
+  event_id: number
+  section: string
+  subsection: number
+  quantity: number
+  total_price: number
+  status: "processing"
+  created_at: string
+  paid_at: null
+}
+
+/** What the gateway keeps in Redis for a booking the reserver has not decided yet. */
+export type PendingBooking = Omit<AcceptedBooking, "status" | "paid_at"> & {
+  seat_selection_mode: BookingRequest["seat_selection_mode"]
+  seat_positions: string[]
+  cancel_requested?: boolean
+}
+
+export type CreateBookingDeps = { redis: Redis; keys: RedisKeys; events: EventCache; commands: CommandProducer }
+
+/** How long an undecided booking stays readable; the reserver decides in milliseconds unless it is down. */
+export const PENDING_TTL_SECONDS = 24 * 3600
+const IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+const invalid = (field: string, message: string): never => {
+  throw new ValidationError([{ field, message }])
+}
+
+const POSITION = /^(-?\d+)-(-?\d+)$/
+
+// The contract's checks on the body alone, in its order.
+function checkSelection(body: BookingRequest): [number, number][] {
+  const positions = body.seat_positions ?? []
+  if (body.seat_selection_mode === "best_available") {
+    if (positions.length > 0) invalid("body.seat_positions", "seat_positions must be empty for best_available selection")
+    if (body.quantity < 1 || body.quantity > 4) invalid("body.quantity", "quantity must be between 1 and 4")
+    return []
+  }
+  if (positions.length === 0) invalid("body.seat_positions", "seat_positions is required for manual selection")
+  if (positions.length !== body.quantity) {
+    invalid("body.quantity", "quantity must match the number of selected seat positions for manual selection")
+  }
+  if (positions.length > 4) invalid("body.seat_positions", "Maximum 4 tickets per booking")
+  return positions.map((position) => {
+    const match = POSITION.exec(position.trim())
+    if (!match) return invalid("body.seat_positions", "Invalid seat format. Expected: row-seat (e.g., 1-1, 2-3)")
+    const row = Number(match[1])
+    const seat = Number(match[2])
+    if (row < 1 || seat < 1) invalid("body.seat_positions", "Row and seat numbers must be positive")
+    return [row, seat]
+  })
+}
+
+/**
+ * Accepts a booking: every contract check, the fail-fast availability check, a
+ * `processing` record readable at once, and the reserve command durably in Kafka.
+ * With an Idempotency-Key, a repeat returns the first answer and creates nothing.
+ */
+export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, body: BookingRequest, idempotencyKey?: string): Promise<AcceptedBooking> {
+  const seats = checkSelection(body)
+  const meta = await deps.events.meta(body.event_id)
+  if (!meta) throw new AppError(404, `Event not found: ${body.event_id}`)
+  const section = await deps.events.section(body.event_id, body.section)
+  const label = subsectionLabel(body.section, body.subsection)
+  if (!section || body.subsection < 1 || body.subsection > section.subsections) invalid("body.section", `Section ${label} does not exist`)
+  const seen = new Set<string>()
+  for (const [row, seat] of seats) {
+    if (row > meta.rows || seat > meta.cols) invalid("body.seat_positions", `Seat ${row}-${seat} does not exist`)
+    if (seen.has(`${row}-${seat}`)) invalid("body.seat_positions", `Duplicate seat ${row}-${seat}`)
+    seen.add(`${row}-${seat}`)
+  }
+  if (meta.status === "sold_out") throw new AppError(400, "No available seats: event is sold out")
+  if (!meta.is_active || meta.status !== "available") throw new AppError(400, "Event is not available for booking")
+
+  // Committed free seats only: this may accept a request that later fails, never reject one that fits.
+  const free = await deps.redis.hget(deps.keys.available(body.event_id), label)
+  if (free !== null && Number(free) < body.quantity) {
+    throw new AppError(400, `No available seats: insufficient seats available in section ${label}`)
+  }
+
+  const accepted: AcceptedBooking = {
+    id: Bun.randomUUIDv7(),
+    buyer_id: buyer.id,
+    event_id: body.event_id,
+    section: body.section,
+    subsection: body.subsection,
+    quantity: body.quantity,
+    total_price: section!.price * body.quantity,
+    status: "processing",
+    created_at: new Date().toISOString(),
+    paid_at: null,
+  }
+  const idemKey = idempotencyKey ? deps.keys.idempotency(buyer.id, idempotencyKey) : undefined
+  if (idemKey) {
+    // Claiming the key with the answer itself: a concurrent repeat reads the same booking id.
+    const claimed = await deps.redis.set(idemKey, JSON.stringify(accepted), "EX", IDEMPOTENCY_TTL_SECONDS, "NX")
+    if (claimed === null) {
+      const first = await deps.redis.get(idemKey)
+      if (first) return JSON.parse(first) as AcceptedBooking
+    }
+  }
+  const { status: _, paid_at: __, ...fields } = accepted
+  const pending: PendingBooking = {
+    ...fields,
+    seat_selection_mode: body.seat_selection_mode,
+    seat_positions: seats.map(([r, s]) => `${r}-${s}`),
+  }
+  const command: ReserveCommand = {
+    type: "reserve",
+    booking_id: accepted.id,
+    buyer_id: buyer.id,
+    event_id: body.event_id,
+    section: body.section,
+    subsection: body.subsection,
+    quantity: body.quantity,
+    mode: body.seat_selection_mode,
+    seats,
+    price: section!.price,
+    created_at: accepted.created_at,
+  }
+  try {
+    await deps.redis.set(deps.keys.pendingBooking(accepted.id), JSON.stringify(pending), "EX", PENDING_TTL_SECONDS)
+    await deps.commands.send(command)
+  } catch (error) {
+    const cleanup = [deps.keys.pendingBooking(accepted.id), ...(idemKey ? [idemKey] : [])]
+    await deps.redis.del(...cleanup).catch(() => {})
+    throw new AppError(503, "Booking service temporarily unavailable, please retry", true, { cause: error })
+  }
+  return accepted
+}

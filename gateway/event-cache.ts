@@ -1,0 +1,65 @@
+import type Redis from "ioredis"
+import type { Sql } from "postgres"
+import type { EventMeta, RedisKeys } from "../shared/redis-keys.ts"
+
+/**
+ * In-process cache of each event's seating map and sale status, so validating a booking
+ * reads neither Redis nor PostgreSQL. Entries are dropped when the meta channel says an
+ * event changed, and expire after `ttlMs` in case a message was missed.
+ */
+export function createEventCache(deps: { sql: Sql; redis: Redis; keys: RedisKeys }, ttlMs = 2_000) {
+  const entries = new Map<number, { meta: EventMeta | null; loadedAt: number; sections: Map<string, EventMeta["sections"][number]> }>()
+  const loading = new Map<number, Promise<EventMeta | null>>()
+
+  // Redis holds the meta written at event creation; PostgreSQL answers when Redis lost it.
+  const load = async (eventId: number): Promise<EventMeta | null> => {
+    const raw = await deps.redis.get(deps.keys.eventMeta(eventId))
+    if (raw) return JSON.parse(raw) as EventMeta
+    const [event] = await deps.sql<{ status: EventMeta["status"]; is_active: boolean; seating_config: { rows: number; cols: number; sections: EventMeta["sections"] } }[]>`
+      SELECT status, is_active, seating_config FROM events WHERE id = ${eventId}`
+    if (!event) return null
+    const { rows, cols, sections } = event.seating_config
+    const meta: EventMeta = {
+      id: eventId,
+      status: event.status,
+      is_active: event.is_active,
+      rows,
+      cols,
+      sections: sections.map(({ name, price, subsections }) => ({ name, price, subsections })),
+    }
+    if (meta.status !== "draft") await deps.redis.set(deps.keys.eventMeta(eventId), JSON.stringify(meta))
+    return meta
+  }
+
+  const get = async (eventId: number) => {
+    const now = Date.now()
+    const hit = entries.get(eventId)
+    if (hit && now - hit.loadedAt < ttlMs) return hit
+    let pending = loading.get(eventId)
+    if (!pending) {
+      pending = load(eventId).finally(() => loading.delete(eventId))
+      loading.set(eventId, pending)
+    }
+    const meta = await pending
+    const entry = { meta, loadedAt: now, sections: new Map(meta?.sections.map((s) => [s.name, s]) ?? []) }
+    entries.set(eventId, entry)
+    return entry
+  }
+
+  return {
+    /** The event's meta, or null when it does not exist. */
+    async meta(eventId: number): Promise<EventMeta | null> {
+      return (await get(eventId)).meta
+    },
+    /** The section's price and subsection count, or undefined when the event has no such section. */
+    async section(eventId: number, name: string) {
+      return (await get(eventId)).sections.get(name)
+    },
+    /** Forgets an event so the next read loads it again. */
+    invalidate(eventId: number) {
+      entries.delete(eventId)
+    },
+  }
+}
+
+export type EventCache = ReturnType<typeof createEventCache>

@@ -1,0 +1,78 @@
+import { Elysia, t } from "elysia"
+import { AppError, ValidationError } from "../shared/errors.ts"
+import type { Auth } from "./auth.ts"
+import { createEvent, type CreateEventDeps } from "./create-event.ts"
+import { eventExists, findEvent, findSeatList, listPublicEvents, listSections, listSellerEvents } from "./events-db.ts"
+
+/** What the event routes need. */
+export type EventRoutesDeps = CreateEventDeps & { auth: Auth }
+
+// Up to 15 digits stays a safe integer in JavaScript and a valid bigint in PostgreSQL.
+const parseInteger = (raw: string): number | undefined => (/^-?\d{1,15}$/.test(raw) ? Number(raw) : undefined)
+
+const parseEventId = (raw: string): number => {
+  const id = parseInteger(raw)
+  if (id === undefined) throw new AppError(400, "Invalid event id")
+  return id
+}
+
+const eventNotFound = (id: number) => new AppError(404, `Event not found: ${id}`)
+
+const createEventBody = t.Object({
+  name: t.String({ description: "Not blank" }),
+  description: t.String({ description: "Not blank" }),
+  venue_name: t.String({ description: "Not blank" }),
+  is_active: t.Optional(t.Boolean({ default: true })),
+  seating_config: t.Unknown({
+    description: 'Compact layout, e.g. {"rows": 25, "cols": 20, "sections": [{"name": "A", "price": 2000, "subsections": 2}]}; extra keys are kept',
+  }),
+})
+
+/** Event creation (sellers) and the public event, section and seat queries under /api/event. */
+export function eventRoutes(deps: EventRoutesDeps) {
+  const { sql, auth } = deps
+  return new Elysia({ detail: { tags: ["Events"] } })
+    .get(
+      "/api/event",
+      ({ query }) => {
+        if (query.seller_id === undefined) return listPublicEvents(sql)
+        const sellerId = parseInteger(query.seller_id)
+        if (sellerId === undefined) throw new ValidationError([{ field: "query.seller_id", message: "seller_id must be an integer" }])
+        return listSellerEvents(sql, sellerId)
+      },
+      {
+        query: t.Object({ seller_id: t.Optional(t.String({ description: "An integer: list this seller's events, any status" })) }),
+        detail: { summary: "Active events on sale, or one seller's events" },
+      },
+    )
+    .get(
+      "/api/event/:id",
+      async ({ params }) => {
+        const id = parseEventId(params.id)
+        const [event, sections] = await Promise.all([findEvent(sql, id), listSections(sql, id)])
+        if (event === undefined) throw eventNotFound(id)
+        return { ...event, sections }
+      },
+      { detail: { summary: "One event with its sections' prices and counts" } },
+    )
+    .get(
+      "/api/event/:id/sections/:section/subsection/:n/seats",
+      async ({ params }) => {
+        const id = parseEventId(params.id)
+        const subsection = parseInteger(params.n)
+        const seats = subsection === undefined ? undefined : await findSeatList(sql, id, params.section, subsection)
+        if (seats !== undefined) return seats
+        if (!(await eventExists(sql, id))) throw eventNotFound(id)
+        throw new AppError(404, `Section ${params.section}-${params.n} does not exist`)
+      },
+      { detail: { summary: "Every seat of one subsection, ordered by row then seat" } },
+    )
+    // Derived before body validation, so an anonymous or non-seller request gets 401/403, never a 400.
+    // Local to this instance and to the routes below it.
+    .derive(({ request }) => ({ seller: auth.require(request, "seller") }))
+    .post("/api/event", async ({ seller, body, status }) => status(201, await createEvent(deps, seller.id, body)), {
+      parse: "json",
+      body: createEventBody,
+      detail: { summary: "Create an event with one ticket per seat (sellers only)" },
+    })
+}
