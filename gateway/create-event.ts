@@ -88,7 +88,7 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
   // just grew by a million rows would otherwise be planned as a sequential scan.
   await sql`ANALYZE tickets`
   // Best effort: no gateway can have cached an event that did not exist a moment ago.
-  redis.publish(keys.metaChannel, String(id)).catch((error: unknown) => log.warn("could not announce a new event", { error, eventId: id }))
+  await redis.publish(keys.metaChannel, String(id)).catch((error: unknown) => log.warn("could not announce a new event", { error, eventId: id }))
   const total = totalSeats(config)
   return {
     id,

@@ -1,3 +1,4 @@
+import { Partitioners } from "kafkajs"
 import { loadConfig } from "../shared/config.ts"
 import { createRedis, createSql } from "../shared/clients.ts"
 import { resolveJwtSecret } from "../shared/dev-secret.ts"
@@ -24,7 +25,8 @@ await admin.connect()
 const partitions = await ensureTopics(admin, topicLayout(config))
 log.info("kafka topics ready", { topic: config.commandTopic, partitions })
 
-const producer = kafka.producer({ allowAutoTopicCreation: false })
+// Partitions are computed by createCommandProducer with Kafka's murmur2, as the Java client does.
+const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
 await producer.connect()
 const keys = redisKeys(config.redisPrefix)
 const events = createEventCache({ sql, redis, keys })

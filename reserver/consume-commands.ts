@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs"
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from "kafkajs"
 import { decodeCommand, type Command } from "../shared/commands.ts"
 import type { Logger } from "../shared/log.ts"
 import { applyBatch, type BatchDeps, type BatchResult } from "./apply-batch.ts"
@@ -40,7 +40,7 @@ export function createCommandConsumer(options: ConsumerOptions) {
     heartbeatInterval: 1_000,
     maxWaitTimeInMs: 100,
   })
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false })
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     // New ownership: seat maps are checked against PostgreSQL again on first touch.
     options.batch.verified.clear()
