@@ -139,6 +139,22 @@ describe("applyBatch", () => {
     expect(await auditEvent(deps, eventId)).toEqual([])
   })
 
+  test("an event re-created under the same id (new ticket ids) is decided against the new tickets", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 4 })
+    await applyBatch(deps, [reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 1 })])
+    // As seed --reset does: the same event id, fresh tickets with new primary keys.
+    await db.sql`UPDATE tickets SET id = id + 1000000, status = 'available', booking_id = NULL WHERE event_id = ${eventId}`
+    await db.sql`UPDATE subsection_stats SET available = 4, reserved = 0 WHERE event_id = ${eventId}`
+    await db.sql`DELETE FROM bookings WHERE event_id = ${eventId}`
+    await redis.set(keys.seats(eventId, "A", 1), Buffer.alloc(1))
+    await redis.hset(keys.available(eventId), "A-1", 4)
+    const again = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 2 })
+    const result = await applyBatch(deps, [again])
+    expect(result.outcomes[0]!.tickets.map((t) => `${t.row}-${t.seat}`)).toEqual(["1-1", "1-2"])
+    expect(result.outcomes[0]!.tickets.every((t) => t.id > 1_000_000)).toBe(true)
+    expect(await auditEvent(deps, eventId)).toEqual([])
+  })
+
   test("the event is sold out with its last seat and available again after a release", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 2, sections: ["A", "B"] })
     const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })

@@ -97,7 +97,11 @@ export async function applyBatch(deps: BatchDeps, commands: Command[]): Promise<
     } catch (error) {
       if (!(error instanceof StaleSeatMapError) || attempt >= 3) throw error
       deps.log.warn("seat map disagreed with PostgreSQL; rebuilding it", { subsections: error.subsections })
-      for (const key of error.subsections) deps.verified.delete(key)
+      // The grid goes too: an event re-created under the same id (seed --reset) has new ticket ids.
+      for (const key of error.subsections) {
+        deps.verified.delete(key)
+        deps.grids.delete(key)
+      }
     }
   }
 }
