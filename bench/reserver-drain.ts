@@ -13,7 +13,8 @@ import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { createTestDatabase, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
 import { createCommandConsumer } from "../reserver/consume-commands.ts"
-import { auditEvent, insertTestEvent, reserve } from "../reserver/test-fixtures.ts"
+import { auditEvent } from "../shared/audit.ts"
+import { insertTestEvent, reserve } from "../reserver/test-fixtures.ts"
 
 const { values: args } = parseArgs({
   options: {

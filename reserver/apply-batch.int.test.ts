@@ -4,7 +4,8 @@ import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { createTestDatabase, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
 import { applyBatch, type BatchDeps } from "./apply-batch.ts"
-import { auditEvent, insertTestEvent, release, reserve } from "./test-fixtures.ts"
+import { auditEvent } from "../shared/audit.ts"
+import { insertTestEvent, release, reserve } from "./test-fixtures.ts"
 
 let db: TestDatabase
 const redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:56379")

@@ -8,7 +8,8 @@ import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { createTestDatabase, eventually, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
-import { auditEvent, insertTestEvent, release, reserve } from "./test-fixtures.ts"
+import { auditEvent } from "../shared/audit.ts"
+import { insertTestEvent, release, reserve } from "./test-fixtures.ts"
 
 const config = testConfig()
 const log = testLogger()
