@@ -44,10 +44,10 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
   let id: number
   try {
     id = await sql.begin(async (tx) => {
-      const [event] = await tx<{ id: string }[]>`
+      const [event] = await tx<{ id: string; created_at: Date }[]>`
         INSERT INTO events (name, description, seller_id, venue_name, seating_config, is_active, status)
         VALUES (${input.name}, ${input.description}, ${sellerId}, ${input.venue_name}, ${tx.json(config as JSONValue)}, ${isActive}, 'available')
-        RETURNING id`
+        RETURNING id, created_at`
       const eventId = Number(event!.id)
       // One statement for every seat: a million-seat event costs one round trip, not a million.
       await tx`
@@ -71,6 +71,7 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
         rows,
         cols,
         sections: sections.map(({ name, price, subsections }) => ({ name, price, subsections })),
+        created_at: event!.created_at.toISOString(),
       }
       await writeSeatState(redis, keys, meta, subsections)
       return eventId

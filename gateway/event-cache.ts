@@ -15,8 +15,8 @@ export function createEventCache(deps: { sql: Sql; redis: Redis; keys: RedisKeys
   const load = async (eventId: number): Promise<EventMeta | null> => {
     const raw = await deps.redis.get(deps.keys.eventMeta(eventId))
     if (raw) return JSON.parse(raw) as EventMeta
-    const [event] = await deps.sql<{ status: EventMeta["status"]; is_active: boolean; seating_config: { rows: number; cols: number; sections: EventMeta["sections"] } }[]>`
-      SELECT status, is_active, seating_config FROM events WHERE id = ${eventId}`
+    const [event] = await deps.sql<{ status: EventMeta["status"]; is_active: boolean; seating_config: { rows: number; cols: number; sections: EventMeta["sections"] }; created_at: Date }[]>`
+      SELECT status, is_active, seating_config, created_at FROM events WHERE id = ${eventId}`
     if (!event) return null
     const { rows, cols, sections } = event.seating_config
     const meta: EventMeta = {
@@ -26,6 +26,7 @@ export function createEventCache(deps: { sql: Sql; redis: Redis; keys: RedisKeys
       rows,
       cols,
       sections: sections.map(({ name, price, subsections }) => ({ name, price, subsections })),
+      created_at: event.created_at.toISOString(),
     }
     if (meta.status !== "draft") await deps.redis.set(deps.keys.eventMeta(eventId), JSON.stringify(meta))
     return meta

@@ -156,6 +156,24 @@ describe("applyBatch", () => {
     expect(await auditEvent(deps, eventId)).toEqual([])
   })
 
+  test("an event re-created with another shape under the same id is decided on its new grid", async () => {
+    const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 2 })
+    await applyBatch(deps, [reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })])
+    // As seed --reset with another SEATS does: same id, a bigger subsection, a new creation time.
+    await db.sql`DELETE FROM tickets WHERE event_id = ${eventId}`
+    await db.sql`DELETE FROM bookings WHERE event_id = ${eventId}`
+    await db.sql`INSERT INTO tickets (event_id, section, subsection, row, seat, price) SELECT ${eventId}, 'A', 1, r, c, 1000 FROM generate_series(1, 2) r, generate_series(1, 3) c`
+    await db.sql`UPDATE subsection_stats SET rows = 2, cols = 3, available = 6, reserved = 0 WHERE event_id = ${eventId}`
+    const [event] = await db.sql`UPDATE events SET created_at = now() + interval '1 second' WHERE id = ${eventId} RETURNING created_at, seating_config`
+    await redis.set(keys.eventMeta(eventId), JSON.stringify({ id: eventId, status: "available", is_active: true, rows: 2, cols: 3, sections: event!.seating_config.sections, created_at: event!.created_at.toISOString() }))
+    await redis.set(keys.seats(eventId, "A", 1), Buffer.alloc(1))
+    await redis.hset(keys.available(eventId), "A-1", 6)
+    const big = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 3 })
+    const result = await applyBatch(deps, [big])
+    expect(result.outcomes[0]!.tickets.map((t) => `${t.row}-${t.seat}`)).toEqual(["1-1", "1-2", "1-3"])
+    expect(await auditEvent(deps, eventId)).toEqual([])
+  })
+
   test("the event is sold out with its last seat and available again after a release", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 2, sections: ["A", "B"] })
     const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })

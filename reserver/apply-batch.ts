@@ -5,7 +5,7 @@ import { commandKey } from "../shared/kafka.ts"
 import type { Logger } from "../shared/log.ts"
 import { subsectionLabel, type EventMeta, type RedisKeys } from "../shared/redis-keys.ts"
 import { isTaken, seatIndex, seatOfIndex, setTaken, type SeatFinder } from "../shared/seat-finder.ts"
-import { buildSeatMapsFromDb, loadGrids, readSeatMaps, type Grid } from "./seat-state.ts"
+import { buildSeatMapsFromDb, forgetRecreatedEvents, loadGrids, readSeatMaps, type Grid } from "./seat-state.ts"
 
 export type BatchDeps = {
   sql: Sql
@@ -111,6 +111,7 @@ async function decideAndWrite(deps: BatchDeps, commands: Command[]): Promise<Bat
   const result: BatchResult = { outcomes: [], rejected: [], reserved: 0, failed: 0, released: 0 }
 
   // 1-2. Grids, seat maps (Redis, or PostgreSQL when not yet verified) and replays.
+  await forgetRecreatedEvents(redis, keys, deps.grids, deps.verified, [...new Set(commands.map((c) => c.event_id))])
   const grids = await loadGrids(sql, deps.grids, commands.map(refOf))
   const valid = commands.filter((c) => {
     if (grids.has(commandKey(c.event_id, c.section, c.subsection))) return true

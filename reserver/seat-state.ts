@@ -1,17 +1,27 @@
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
 import { commandKey } from "../shared/kafka.ts"
-import { subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
+import { subsectionLabel, type EventMeta, type RedisKeys } from "../shared/redis-keys.ts"
 import { newSeatMap, seatIndex, setTaken } from "../shared/seat-finder.ts"
 
 /**
  * One subsection's fixed shape and its ticket ids by seat index (bit index); none of it
  * changes after the event is created, so it is loaded once per process.
  */
-export type Grid = { eventId: number; section: string; subsection: number; rows: number; cols: number; price: number; ticketIds: Float64Array }
+export type Grid = {
+  eventId: number
+  section: string
+  subsection: number
+  rows: number
+  cols: number
+  price: number
+  ticketIds: Float64Array
+  /** The event's creation time, which tells a re-created event (same id, new seats) from the cached one. */
+  createdAt: string
+}
 
 /** The part of a grid that seat maps need. */
-export type Shape = Omit<Grid, "ticketIds">
+export type Shape = Omit<Grid, "ticketIds" | "createdAt">
 
 /** A subsection identified the way the command key names it. */
 export type SubsectionRef = { eventId: number; section: string; subsection: number }
@@ -20,15 +30,24 @@ export type SubsectionRef = { eventId: number; section: string; subsection: numb
 export async function loadGrids(sql: Sql, cache: Map<string, Grid>, refs: SubsectionRef[]): Promise<Map<string, Grid>> {
   const missing = refs.filter((r) => !cache.has(commandKey(r.eventId, r.section, r.subsection)))
   if (missing.length > 0) {
-    const rows = await sql<{ event_id: string; section: string; subsection: number; rows: number; cols: number; price: number }[]>`
-      SELECT s.event_id, s.section, s.subsection, s.rows, s.cols, s.price
-      FROM subsection_stats s
+    const rows = await sql<{ event_id: string; section: string; subsection: number; rows: number; cols: number; price: number; created_at: Date }[]>`
+      SELECT s.event_id, s.section, s.subsection, s.rows, s.cols, s.price, e.created_at
+      FROM subsection_stats s JOIN events e ON e.id = s.event_id
       JOIN unnest(${missing.map((r) => r.eventId)}::bigint[], ${missing.map((r) => r.section)}::text[],
                   ${missing.map((r) => r.subsection)}::int[]) AS v(event_id, section, subsection)
         ON s.event_id = v.event_id AND s.section = v.section AND s.subsection = v.subsection`
     const loaded = new Map<string, Grid>()
     for (const r of rows) {
-      const grid = { eventId: Number(r.event_id), section: r.section, subsection: r.subsection, rows: r.rows, cols: r.cols, price: r.price, ticketIds: new Float64Array(r.rows * r.cols) }
+      const grid = {
+        eventId: Number(r.event_id),
+        section: r.section,
+        subsection: r.subsection,
+        rows: r.rows,
+        cols: r.cols,
+        price: r.price,
+        ticketIds: new Float64Array(r.rows * r.cols),
+        createdAt: r.created_at.toISOString(),
+      }
       loaded.set(commandKey(grid.eventId, grid.section, grid.subsection), grid)
     }
     if (loaded.size > 0) {
@@ -56,6 +75,25 @@ export async function loadGrids(sql: Sql, cache: Map<string, Grid>, refs: Subsec
     if (grid) found.set(key, grid)
   }
   return found
+}
+
+/**
+ * Drops cached grids of events re-created since they were loaded (seed --reset keeps the id
+ * but changes the seats), judged by the creation time in each event's Redis meta.
+ */
+export async function forgetRecreatedEvents(redis: Redis, keys: RedisKeys, cache: Map<string, Grid>, verified: Set<string>, eventIds: number[]) {
+  const loadedAt = new Map<number, string>()
+  for (const grid of cache.values()) if (eventIds.includes(grid.eventId)) loadedAt.set(grid.eventId, grid.createdAt)
+  if (loadedAt.size === 0) return
+  const ids = [...loadedAt.keys()]
+  const metas = await redis.mget(...ids.map((id) => keys.eventMeta(id)))
+  const recreated = new Set(ids.filter((id, i) => metas[i] && (JSON.parse(metas[i]!) as EventMeta).created_at !== loadedAt.get(id)))
+  if (recreated.size === 0) return
+  for (const [key, grid] of cache) {
+    if (!recreated.has(grid.eventId)) continue
+    cache.delete(key)
+    verified.delete(key)
+  }
 }
 
 /** Reads seat maps from Redis in one round trip, padded to the grid's full size. */

@@ -19,7 +19,7 @@ export async function insertTestEvent(
     SELECT 'b' || g || '-' || ${crypto.randomUUID()} || '@t.com', 'x', 'buyer ' || g, 'buyer' FROM generate_series(1, 5) g RETURNING id`
   const config = { rows: shape.rows, cols: shape.cols, sections: shape.sections.map((name) => ({ name, price, subsections: shape.subsections })) }
   const [event] = await sql`INSERT INTO events (name, description, seller_id, venue_name, seating_config, status)
-    VALUES ('Test', 'Test event', ${seller!.id}, 'Hall', ${sql.json(config)}, 'available') RETURNING id`
+    VALUES ('Test', 'Test event', ${seller!.id}, 'Hall', ${sql.json(config)}, 'available') RETURNING id, created_at`
   const eventId = Number(event!.id)
   await sql`INSERT INTO tickets (event_id, section, subsection, row, seat, price)
     SELECT ${eventId}, s, n, r, c, ${price}
@@ -30,7 +30,7 @@ export async function insertTestEvent(
     FROM unnest(${shape.sections}::text[]) s, generate_series(1, ${shape.subsections}) n`
   // As event creation does: fresh statistics keep the planner on index lookups for tickets.
   await sql`ANALYZE tickets`
-  await deps.redis.set(deps.keys.eventMeta(eventId), JSON.stringify({ id: eventId, status: "available", is_active: true, ...config }))
+  await deps.redis.set(deps.keys.eventMeta(eventId), JSON.stringify({ id: eventId, status: "available", is_active: true, ...config, created_at: event!.created_at.toISOString() }))
   await reconcileEvent(deps, eventId)
   return { eventId, sellerId: Number(seller!.id), buyerIds: buyers.map((b) => Number(b.id)), price }
 }

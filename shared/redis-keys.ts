@@ -39,4 +39,6 @@ export type EventMeta = {
   rows: number
   cols: number
   sections: { name: string; price: number; subsections: number }[]
+  /** When the event row was created: an event re-created under the same id (seed --reset) differs here. */
+  created_at: string
 }

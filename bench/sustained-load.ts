@@ -1,0 +1,210 @@
+// Sustained load on POST /api/booking at fixed request rates, ramping like the old system's
+// k6 test (500 → 1,000 → 1,400 req/s and beyond) until p99 or the error rate breaks; then a
+// ceiling search (highest rate with p99 ≤ 50 ms and no errors), and the same for a bare Bun
+// route on this machine in the same run, so our route can be stated as a ratio of it.
+//
+//   npm start                      # in another shell
+//   npm run bench:load -- [--rates 500,1000,...] [--duration 10] [--seats 1m] [--no-reference]
+import autocannon from "autocannon"
+import { join } from "node:path"
+import { parseArgs } from "node:util"
+import { lineChart, table, writeReport } from "./report.ts"
+import { baseUrl, login, machine, openStores, percentile, readEvent, requireStack, reseed, root, say, type EventShape } from "./stack.ts"
+
+const { values: args } = parseArgs({
+  options: {
+    rates: { type: "string", default: "500,1000,1400,2000,3000,5000,7500,10000,12500,15000,20000" },
+    duration: { type: "string", default: "10" },
+    seats: { type: "string", default: "1m" },
+    "p99-limit": { type: "string", default: "50" },
+    "ceiling-steps": { type: "string", default: "4" },
+    reference: { type: "boolean", default: true },
+    "no-reference": { type: "boolean", default: false },
+  },
+})
+const rates = args.rates.split(",").map(Number)
+const duration = Number(args.duration)
+const p99Limit = Number(args["p99-limit"])
+
+type Step = {
+  target: number
+  achieved: number
+  avg: number
+  p50: number
+  p95: number
+  p99: number
+  max: number
+  statuses: Record<string, number>
+  errors: number
+  perSecond: { second: number; requests: number; p99: number }[]
+}
+
+const passes = (s: Step) => s.p99 <= p99Limit && s.errors === 0 && s.achieved >= s.target * 0.97
+
+// One fixed-rate run; latencies are collected per response so p95 and a per-second series exist.
+async function runStep(url: string, rate: number, headers: Record<string, string>, body: () => string): Promise<Step> {
+  const latencies: number[] = []
+  const buckets = new Map<number, number[]>()
+  const statuses: Record<string, number> = {}
+  const started = Date.now()
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        connections: Math.min(400, Math.max(20, Math.ceil(rate / 40))),
+        overallRate: rate,
+        duration,
+        timeout: 5,
+        requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    )
+    instance.on("response", (_client, status, _bytes, ms) => {
+      latencies.push(ms)
+      statuses[status] = (statuses[status] ?? 0) + 1
+      const second = Math.floor((Date.now() - started) / 1000)
+      let bucket = buckets.get(second)
+      if (!bucket) buckets.set(second, (bucket = []))
+      bucket.push(ms)
+    })
+  })
+  latencies.sort((a, b) => a - b)
+  // A 400 "No available seats" is the contract's answer for a full subsection, not a failure.
+  const errors = result.errors + result.timeouts + Object.entries(statuses).filter(([code]) => code !== "202" && code !== "400").reduce((n, [, c]) => n + c, 0)
+  return {
+    target: rate,
+    achieved: Math.round(latencies.length / duration),
+    avg: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1) ?? 0,
+    statuses,
+    errors,
+    perSecond: [...buckets].sort(([a], [b]) => a - b).map(([second, ms]) => {
+      ms.sort((a, b) => a - b)
+      return { second, requests: ms.length, p99: percentile(ms, 99) }
+    }),
+  }
+}
+
+const describe = (s: Step) =>
+  `${String(s.target).padStart(6)} req/s target → ${String(s.achieved).padStart(6)} achieved, p50 ${s.p50.toFixed(1)} p95 ${s.p95.toFixed(1)} p99 ${s.p99.toFixed(1)} max ${s.max.toFixed(0)} ms, ${JSON.stringify(s.statuses)}${s.errors ? `, ${s.errors} errors` : ""}`
+
+// Ramps through the rates, then bisects between the last passing and the first failing one.
+async function rampAndCeiling(label: string, url: string, headers: Record<string, string>, body: () => string, beforeStep: (rate: number) => Promise<void>) {
+  const steps: Step[] = []
+  let lastPass = 0
+  let firstFail: number | undefined
+  for (const rate of rates) {
+    await beforeStep(rate)
+    const step = await runStep(url, rate, headers, body)
+    steps.push(step)
+    say(`${label}: ${describe(step)}`)
+    if (passes(step)) lastPass = rate
+    else {
+      firstFail = rate
+      break
+    }
+  }
+  // Past the last listed rate with nothing broken: keep doubling until something breaks.
+  while (firstFail === undefined && lastPass < 200_000) {
+    const rate = lastPass * 2
+    await beforeStep(rate)
+    const step = await runStep(url, rate, headers, body)
+    steps.push(step)
+    say(`${label}: ${describe(step)}`)
+    if (passes(step)) lastPass = rate
+    else firstFail = rate
+  }
+  let lo = lastPass
+  let hi = firstFail ?? lastPass
+  const ceilingSteps: Step[] = []
+  for (let i = 0; i < Number(args["ceiling-steps"]) && hi - lo > Math.max(100, lo * 0.05); i++) {
+    const rate = Math.round((lo + hi) / 2 / 100) * 100
+    await beforeStep(rate)
+    const step = await runStep(url, rate, headers, body)
+    ceilingSteps.push(step)
+    say(`${label} ceiling: ${describe(step)}`)
+    if (passes(step)) lo = rate
+    else hi = rate
+  }
+  return { steps, ceilingSteps, ceiling: lo }
+}
+
+await requireStack()
+await reseed(args.seats)
+const event: EventShape = await readEvent(1)
+const capacity = event.rows * event.cols * event.sections.reduce((n, s) => n + s.subsections, 0)
+const cookie = await login()
+const stores = openStores()
+const freeSeats = async () => (await stores.redis.hvals(stores.keys.available(1))).reduce((n, v) => n + Number(v), 0)
+
+const bookingBody = () => {
+  const section = event.sections[Math.floor(Math.random() * event.sections.length)]!
+  return JSON.stringify({
+    event_id: 1,
+    section: section.name,
+    subsection: 1 + Math.floor(Math.random() * section.subsections),
+    seat_selection_mode: "best_available",
+    seat_positions: [],
+    quantity: 1 + Math.floor(Math.random() * 4),
+  })
+}
+// Keeps the event from selling out mid-step, which would turn the test into one of the 400 path.
+const refillIfNeeded = async (rate: number) => {
+  const needed = rate * duration * 2.5 * 1.2
+  if ((await freeSeats()) < needed) {
+    if (needed > capacity) say(`a ${rate} req/s step needs more seats than the ${args.seats} config has; part of it will be answered 400`)
+    await reseed(args.seats)
+  }
+}
+
+say(`booking route: ${rates.join(", ")} req/s for ${duration} s each (p99 limit ${p99Limit} ms), event 1 = ${args.seats} seats`)
+const ours = await rampAndCeiling("booking", `${baseUrl}/api/booking`, { cookie }, bookingBody, refillIfNeeded)
+
+let bare: Awaited<ReturnType<typeof rampAndCeiling>> | undefined
+if (args.reference && !args["no-reference"]) {
+  const port = 8299
+  const server = Bun.spawn([process.execPath, join(root, "bench/bare-server.ts"), String(port)], { stdout: "ignore", stderr: "inherit" })
+  await Bun.sleep(500)
+  say(`reference: a bare Bun route (bench/bare-server.ts) on :${port}, same load generator`)
+  bare = await rampAndCeiling("bare Bun", `http://127.0.0.1:${port}/api/booking`, { cookie }, bookingBody, async () => {})
+  server.kill()
+}
+await stores.close()
+
+const rows = (steps: Step[]) =>
+  steps.map((s) => [s.target, s.achieved, s.avg.toFixed(1), s.p50.toFixed(1), s.p95.toFixed(1), s.p99.toFixed(1), s.max.toFixed(0), Object.entries(s.statuses).map(([c, n]) => `${c}: ${n}`).join(", "), s.errors])
+const header = ["target req/s", "achieved req/s", "avg ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "statuses", "errors"]
+const ratio = bare ? ((ours.ceiling / bare.ceiling) * 100).toFixed(0) : undefined
+const summary = [
+  `Booking route ceiling (p99 ≤ ${p99Limit} ms, no errors): **${ours.ceiling.toLocaleString()} req/s**`,
+  bare ? `Bare Bun route ceiling, same generator, same run: **${bare.ceiling.toLocaleString()} req/s**; booking route = **${ratio}%** of it` : "",
+].filter(Boolean)
+const markdown = [
+  `# Sustained load, ${new Date().toISOString()}`,
+  `Machine: ${machine()}. Gateway, reserver, Kafka, PostgreSQL, Redis and the load generator (autocannon, in this process) share it.`,
+  `Command: \`npm run bench:load -- ${process.argv.slice(2).join(" ")}\``,
+  ...summary,
+  "## Booking route (POST /api/booking, best available, random section/subsection, quantity 1–4)",
+  table(header, rows(ours.steps)),
+  "### Ceiling search",
+  table(header, rows(ours.ceilingSteps)),
+  ...(bare ? ["## Bare Bun route", table(header, rows(bare.steps)), "### Ceiling search", table(header, rows(bare.ceilingSteps))] : []),
+].join("\n\n")
+const last = ours.steps.at(-1)!
+const path = await writeReport("sustained", markdown, {
+  rates: lineChart("Achieved rate and p99 by step", "target req/s", "req/s (achieved) · ms (p99 × 100)", [
+    { name: "booking achieved", colour: "#1f77b4", points: ours.steps.map((s) => ({ x: s.target, y: s.achieved })) },
+    { name: "booking p99 × 100", colour: "#d62728", points: ours.steps.map((s) => ({ x: s.target, y: s.p99 * 100 })) },
+    ...(bare ? [{ name: "bare achieved", colour: "#2ca02c", points: bare.steps.map((s) => ({ x: s.target, y: s.achieved })) }] : []),
+  ]),
+  timeline: lineChart(`Last step (${last.target} req/s): per second`, "second", "requests · p99 ms × 100", [
+    { name: "requests", colour: "#1f77b4", points: last.perSecond.map((p) => ({ x: p.second, y: p.requests })) },
+    { name: "p99 × 100", colour: "#d62728", points: last.perSecond.map((p) => ({ x: p.second, y: p.p99 * 100 })) },
+  ]),
+})
+console.log(["", ...summary.map((s) => s.replaceAll("**", "")), `report: ${path}`].join("\n"))
