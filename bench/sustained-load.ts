@@ -18,6 +18,7 @@ const { values: args } = parseArgs({
     seats: { type: "string", default: "1m" },
     "p99-limit": { type: "string", default: "50" },
     "ceiling-steps": { type: "string", default: "4" },
+    warmup: { type: "string", default: "5" },
     reference: { type: "boolean", default: true },
     "no-reference": { type: "boolean", default: false },
   },
@@ -42,7 +43,7 @@ type Step = {
 const passes = (s: Step) => s.p99 <= p99Limit && s.errors === 0 && s.achieved >= s.target * 0.97
 
 // One fixed-rate run; latencies are collected per response so p95 and a per-second series exist.
-async function runStep(url: string, rate: number, headers: Record<string, string>, body: () => string): Promise<Step> {
+async function runStep(url: string, rate: number, headers: Record<string, string>, body: () => string, seconds = duration): Promise<Step> {
   const latencies: number[] = []
   const buckets = new Map<number, number[]>()
   const statuses: Record<string, number> = {}
@@ -55,7 +56,7 @@ async function runStep(url: string, rate: number, headers: Record<string, string
         headers: { "content-type": "application/json", ...headers },
         connections: Math.min(400, Math.max(20, Math.ceil(rate / 40))),
         overallRate: rate,
-        duration,
+        duration: seconds,
         timeout: 5,
         requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
       },
@@ -75,7 +76,7 @@ async function runStep(url: string, rate: number, headers: Record<string, string
   const errors = result.errors + result.timeouts + Object.entries(statuses).filter(([code]) => code !== "202" && code !== "400").reduce((n, [, c]) => n + c, 0)
   return {
     target: rate,
-    achieved: Math.round(latencies.length / duration),
+    achieved: Math.round(latencies.length / seconds),
     avg: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
     p50: percentile(latencies, 50),
     p95: percentile(latencies, 95),
@@ -95,6 +96,9 @@ const describe = (s: Step) =>
 
 // Ramps through the rates, then bisects between the last passing and the first failing one.
 async function rampAndCeiling(label: string, url: string, headers: Record<string, string>, body: () => string, beforeStep: (rate: number) => Promise<void>) {
+  // Unmeasured warm-up: JIT, connection pools and caches, as a k6 ramp-up stage would do.
+  const warm = await runStep(url, rates[0]!, headers, body, Number(args.warmup))
+  say(`${label} warm-up (not counted): ${describe(warm)}`)
   const steps: Step[] = []
   let lastPass = 0
   let firstFail: number | undefined
