@@ -71,11 +71,13 @@ test("/ redirects to /docs, which serves HTML; /openapi.json documents every rou
   expect(spec.status).toBe(200)
   const operations = Object.entries(spec.body.paths as Record<string, object>).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`))
   expect(operations.sort()).toEqual([
+    "get /api/booking/event/{event_id}/sse",
     "get /api/booking/my_booking",
     "get /api/booking/{id}",
     "get /api/event",
     "get /api/event/{id}",
     "get /api/event/{id}/sections/{section}/subsection/{n}/seats",
+    "get /api/event/{id}/sse",
     "get /api/user",
     "get /health",
     "patch /api/booking/{id}",

@@ -1,17 +1,22 @@
 import { openapi } from "@elysiajs/openapi"
-import { Elysia, ValidationError as SchemaError } from "elysia"
+import { Elysia, ValidationError as SchemaError, type AnyElysia } from "elysia"
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
 import type { Config } from "../shared/config.ts"
 import { AppError, ValidationError } from "../shared/errors.ts"
 import type { Logger } from "../shared/log.ts"
+import { METRICS_CONTENT_TYPE, type Metrics } from "../shared/metrics.ts"
 import type { RedisKeys } from "../shared/redis-keys.ts"
+import type { Tracing } from "../shared/tracing.ts"
 import type { Auth } from "./auth.ts"
 import { bookingRoutes } from "./booking-routes.ts"
 import type { CommandProducer } from "./command-producer.ts"
 import type { EventCache } from "./event-cache.ts"
 import { eventRoutes } from "./event-routes.ts"
 import type { Readiness } from "./health.ts"
+import { liveRoutes } from "./live-routes.ts"
+import type { LiveUpdates } from "./live-updates.ts"
+import { httpMetrics } from "./http-observability.ts"
 import { userRoutes } from "./user-routes.ts"
 
 /** Everything the gateway's routes use, built once by main.ts (or a test). */
@@ -25,6 +30,13 @@ export type GatewayDeps = {
   auth: Auth
   events: EventCache
   commands: CommandProducer
+  /** The process's one Redis subscriber, feeding the server-sent-event streams and the meta channel. */
+  live: LiveUpdates
+  /** This process's metrics, served at /metrics; other modules add families to it by name. */
+  metrics: Metrics
+  /** Tracing on: the tracer for manual spans, and the HTTP tracing plugin (createHttpTracing). */
+  tracing?: Tracing
+  httpTracing?: AnyElysia
 }
 
 /** Largest request body the gateway reads. */
@@ -114,11 +126,17 @@ export function createGateway(deps: GatewayDeps) {
   // Bun resets a connection whose answer takes longer than idleTimeout (default 10 s); creating a
   // million-seat event takes about that long.
   const app = new Elysia({ serve: { maxRequestBodySize: 16 * MAX_BODY_BYTES, idleTimeout: 120 } })
+  // First, so that its span wraps every other hook; with tracing off it is not registered at all.
+  if (deps.httpTracing) app.use(deps.httpTracing)
   const allowedMethods = createMethodLookup(() => app.routes)
   return app
-    .onError(({ error, code, request }) =>
-      errorResponse(error, code, log, request, code === "NOT_FOUND" ? allowedMethods(new URL(request.url).pathname) : []),
-    )
+    .use(httpMetrics(deps.metrics, log))
+    .onError(({ error, code, request, set }) => {
+      const response = errorResponse(error, code, log, request, code === "NOT_FOUND" ? allowedMethods(new URL(request.url).pathname) : [])
+      // The request metrics read the status from here once the answer is sent.
+      set.status = response.status
+      return response
+    })
     .onParse(parseJsonBody)
     .use(openapi({ path: "/docs", specPath: "/openapi.json", documentation: { info: { title: "Ticketing API", version: "0.1.0" } } }))
     .get("/", ({ redirect }) => redirect("/docs"), { detail: { hide: true } })
@@ -131,9 +149,11 @@ export function createGateway(deps: GatewayDeps) {
       },
       { detail: { summary: "Readiness: 200 when PostgreSQL, Redis and Kafka answer" } },
     )
+    .get("/metrics", () => new Response(deps.metrics.text(), { headers: { "content-type": METRICS_CONTENT_TYPE } }), { detail: { hide: true } })
     .use(userRoutes(deps))
     .use(eventRoutes(deps))
     .use(bookingRoutes(deps))
+    .use(liveRoutes(deps))
 }
 
 /** The gateway's Elysia app. */

@@ -1,54 +1,22 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import type { Producer } from "kafkajs"
-import { createKafka } from "../shared/kafka.ts"
-import { findBestAvailable } from "../shared/seat-finder.ts"
-import { eventually, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
-import { createCommandConsumer } from "../reserver/consume-commands.ts"
-import { createCommandProducer } from "./command-producer.ts"
-import { createEventCache } from "./event-cache.ts"
-import { createTestGateway, type TestResponse } from "./test-gateway.ts"
+import { eventually, uniqueName } from "../shared/testing.ts"
+import { startBookingStack, type BookingStack } from "./test-booking-stack.ts"
+import type { TestResponse } from "./test-gateway.ts"
 
-const log = testLogger()
-const kafka = createKafka(testConfig(), log, uniqueName("booking-test"))
-const topic = uniqueName("cmd")
-const partitions = 4
-let producer: Producer
-let gw: Awaited<ReturnType<typeof createTestGateway>>
-let reserver: ReturnType<typeof createCommandConsumer>
+let stack: BookingStack
+let gw: BookingStack["gw"]
 let seller: { cookie: string; user: { id: number } }
 let buyer: { cookie: string; user: { id: number } }
 let other: { cookie: string; user: { id: number } }
 
 beforeAll(async () => {
-  const admin = kafka.admin()
-  await admin.connect()
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }, { topic: `${topic}.dlq`, numPartitions: 1 }] })
-  await admin.disconnect()
-  producer = kafka.producer({ allowAutoTopicCreation: false })
-  await producer.connect()
-  gw = await createTestGateway({}, (base) => ({
-    events: createEventCache(base, 0),
-    commands: createCommandProducer(producer, topic, partitions),
-  }))
-  reserver = createCommandConsumer({
-    kafka,
-    topic,
-    deadLetterTopic: `${topic}.dlq`,
-    groupId: uniqueName("group"),
-    concurrency: 2,
-    log,
-    batch: { sql: gw.sql, redis: gw.redis, keys: gw.keys, log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
-  })
-  await reserver.start()
-  seller = await gw.signUp("seller")
+  stack = await startBookingStack()
+  gw = stack.gw
+  seller = stack.seller
   buyer = await gw.signUp("buyer")
   other = await gw.signUp("buyer")
 })
-afterAll(async () => {
-  await reserver.stop()
-  await producer.disconnect()
-  await gw.close()
-})
+afterAll(() => stack.stop())
 
 const createEvent = async (config: object = { rows: 2, cols: 5, sections: [{ name: "A", price: 100, subsections: 2 }] }, extra: object = {}) => {
   const res = await gw.call("POST", "/api/event", {

@@ -2,16 +2,20 @@ import { Elysia, t } from "elysia"
 import type { Sql } from "postgres"
 import type { ReleaseCommand } from "../shared/commands.ts"
 import { AppError } from "../shared/errors.ts"
+import type { Logger } from "../shared/log.ts"
 import type { AuthUser, Auth } from "./auth.ts"
-import { cancelPendingBooking, findBooking, findBookingContext, listBookings, payBooking, type BookingJson } from "./bookings-db.ts"
-import { createBooking, PENDING_TTL_SECONDS, type CreateBookingDeps, type PendingBooking } from "./create-booking.ts"
+import { cancelPendingBooking, findBooking, listBookings, payBooking } from "./bookings-db.ts"
+import { createBooking, PENDING_TTL_SECONDS, type CreateBookingDeps } from "./create-booking.ts"
+import { publishPayment } from "./publish-payment.ts"
+import { readBooking as readBookingFrom, readPendingBooking } from "./read-booking.ts"
 
 /** What the booking routes need. */
-export type BookingRoutesDeps = CreateBookingDeps & { sql: Sql; auth: Auth }
+export type BookingRoutesDeps = CreateBookingDeps & { sql: Sql; auth: Auth; log: Logger }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-const parseBookingId = (raw: string): string => {
+/** Parses a booking id (a UUID) from a path or query, or throws 400 `Invalid booking id`. */
+export const parseBookingId = (raw: string): string => {
   if (!UUID.test(raw)) throw new AppError(400, "Invalid booking id")
   return raw.toLowerCase()
 }
@@ -39,22 +43,8 @@ const randomPaymentId = () => {
 export function bookingRoutes(deps: BookingRoutesDeps) {
   const { sql, redis, keys, auth } = deps
 
-  const readPending = async (id: string): Promise<PendingBooking | undefined> => {
-    const raw = await redis.get(keys.pendingBooking(id))
-    return raw ? (JSON.parse(raw) as PendingBooking) : undefined
-  }
-
-  // A booking is in PostgreSQL once decided, and in Redis as `processing` until then.
-  const readBooking = async (id: string): Promise<(BookingJson & { seller_id: number }) | undefined> => {
-    const decided = await findBooking(sql, id)
-    if (decided) return decided
-    const pending = await readPending(id)
-    if (!pending) return (await findBooking(sql, id)) // decided between the two reads
-    const context = await findBookingContext(sql, pending.event_id, pending.buyer_id)
-    if (!context) return undefined
-    const { cancel_requested: _, ...fields } = pending
-    return { ...fields, ...context, status: "processing", paid_at: null, tickets: [] }
-  }
+  const readPending = (id: string) => readPendingBooking(deps, id)
+  const readBooking = (id: string) => readBookingFrom(deps, id)
 
   const release = (b: { id: string; buyer_id: number; event_id: number; section: string; subsection: number }): ReleaseCommand => ({
     type: "release",
@@ -103,9 +93,10 @@ export function bookingRoutes(deps: BookingRoutesDeps) {
       throw new AppError(400, "Booking is not in a payable state")
     }
     if (booking.status !== "pending_payment") refuse(booking.status)
-    const paidAt = await payBooking(sql, id)
-    if (!paidAt) return refuse((await findBooking(sql, id))?.status ?? "unknown")
-    return { booking_id: id, payment_id: randomPaymentId(), status: "completed", paid_at: paidAt.toISOString() }
+    const paid = await payBooking(sql, id)
+    if (!paid) return refuse((await findBooking(sql, id))?.status ?? "unknown")
+    await publishPayment(deps, booking, paid)
+    return { booking_id: id, payment_id: randomPaymentId(), status: "completed", paid_at: paid.paid_at.toISOString() }
   }
 
   return new Elysia({ detail: { tags: ["Bookings"] } })

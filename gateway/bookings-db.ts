@@ -1,4 +1,5 @@
 import type { Sql } from "postgres"
+import type { SubsectionCounts } from "../shared/live-messages.ts"
 
 /** A booking as the contract shows it. */
 export type BookingJson = {
@@ -101,12 +102,21 @@ export async function cancelPendingBooking(sql: Sql, id: string): Promise<boolea
   return rows.length === 1
 }
 
+/** A payment that went through, with the counts it left, for the live streams. */
+export type PaidBooking = {
+  paid_at: Date
+  /** The paid subsection's counts after the payment. */
+  subsection: SubsectionCounts
+  /** The whole event's counts after the payment. */
+  event: { available: number; reserved: number; sold: number }
+}
+
 /**
  * Pays a pending_payment booking in one guarded transaction: booking completed, its
- * tickets sold, counts moved. Returns paid_at, or undefined when the booking was no
- * longer payable (a concurrent cancel won).
+ * tickets sold, counts moved. Returns paid_at and the new counts, or undefined when the
+ * booking was no longer payable (a concurrent cancel won).
  */
-export async function payBooking(sql: Sql, id: string): Promise<Date | undefined> {
+export async function payBooking(sql: Sql, id: string): Promise<PaidBooking | undefined> {
   return sql.begin(async (tx) => {
     const [booking] = await tx<{ paid_at: Date; quantity: number; event_id: string; section: string; subsection: number }[]>`
       UPDATE bookings SET status = 'completed', paid_at = now(), updated_at = now()
@@ -121,9 +131,14 @@ export async function payBooking(sql: Sql, id: string): Promise<Date | undefined
         AND t.booking_id = b.id AND t.status = 'reserved'
       RETURNING t.id`
     if (sold.length !== booking.quantity) throw new Error(`booking ${id} holds ${sold.length} reserved tickets, expected ${booking.quantity}`)
-    await tx`
+    // Read under the row lock, so the counts are the ones this transaction leaves.
+    const [subsection] = await tx<SubsectionCounts[]>`
       UPDATE subsection_stats SET reserved = reserved - ${sold.length}, sold = sold + ${sold.length}
-      WHERE event_id = ${booking.event_id} AND section = ${booking.section} AND subsection = ${booking.subsection}`
-    return booking.paid_at
+      WHERE event_id = ${booking.event_id} AND section = ${booking.section} AND subsection = ${booking.subsection}
+      RETURNING price, available, reserved, sold`
+    const [event] = await tx<{ available: number; reserved: number; sold: number }[]>`
+      SELECT sum(available)::int AS available, sum(reserved)::int AS reserved, sum(sold)::int AS sold
+      FROM subsection_stats WHERE event_id = ${booking.event_id}`
+    return { paid_at: booking.paid_at, subsection: subsection!, event: event! }
   })
 }

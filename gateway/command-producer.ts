@@ -1,48 +1,115 @@
+import { context, SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api"
 import type { Producer } from "kafkajs"
 import { encodeCommand, type Command } from "../shared/commands.ts"
 import { commandKey, partitionFor } from "../shared/kafka.ts"
+import { LATENCY_BUCKETS, SIZE_BUCKETS, type Metrics } from "../shared/metrics.ts"
+import { kafkaAttributes, type Tracing } from "../shared/tracing.ts"
 
-type Pending = { key: string; value: Buffer; partition: number; resolve: () => void; reject: (error: unknown) => void }
+type Pending = {
+  key: string
+  value: Buffer
+  partition: number
+  resolve: () => void
+  reject: (error: unknown) => void
+  /** Tracing on: this command's producer span, and its context as the `traceparent` header. */
+  span?: Span
+  headers?: { traceparent: string }
+}
+
+/** Commands per produce request at most, and where the producer reports its metrics and spans. */
+export type CommandProducerOptions = { maxBatch?: number; metrics?: Metrics; tracing?: Tracing }
 
 /**
  * Produces booking commands with acks=all, coalescing every command queued in one
  * event-loop turn into a single produce request: one broker round trip serves many
  * HTTP requests. Each caller's promise settles when the broker has its message.
+ *
+ * With tracing, each command still gets its own producer span, child of its HTTP request,
+ * from the moment it is queued to the broker's acknowledgement of the shared request (so it
+ * includes the wait for the batch); the span's context travels in the message's `traceparent`
+ * header and `messaging.batch.message_count` says how many commands shared the request.
  */
-export function createCommandProducer(producer: Producer, topic: string, partitions: number, maxBatch = 5_000) {
+export function createCommandProducer(producer: Producer, topic: string, partitions: number, options: CommandProducerOptions = {}) {
+  const { maxBatch = 5_000, metrics, tracing } = options
   let queue: Pending[] = []
   let scheduled = false
+  const produceSeconds = metrics?.histogram("kafka_produce_duration_seconds", "Time from sending a produce request to the broker's acks=all answer.", LATENCY_BUCKETS)
+  const batchSize = metrics?.histogram("kafka_produce_batch_messages", "Commands per produce request.", SIZE_BUCKETS)
+  const produced = metrics?.counter("kafka_produced_messages_total", "Commands the broker acknowledged, by outcome.", ["result"])
+  const acked = produced?.labels("ok")
+  const failed = produced?.labels("error")
+
+  const settle = (batch: Pending[], error?: unknown) => {
+    for (const p of batch) {
+      if (p.span) {
+        p.span.setAttribute("messaging.batch.message_count", batch.length)
+        if (error) {
+          p.span.recordException(error as Error)
+          p.span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message })
+        }
+        p.span.end()
+      }
+      if (error) p.reject(error)
+      else p.resolve()
+    }
+  }
 
   const flush = () => {
     scheduled = false
     while (queue.length > 0) {
       const batch = queue.length > maxBatch ? queue.splice(0, maxBatch) : queue
       if (batch === queue) queue = []
+      const started = performance.now()
+      batchSize?.observe(batch.length)
       producer
         .send({
           topic,
           acks: -1,
           // The partition is computed here (murmur2, as every Kafka client does) from a count
           // fetched once at start-up, so no per-message metadata lookup is needed.
-          messages: batch.map((p) => ({ key: p.key, value: p.value, partition: p.partition })),
+          messages: batch.map((p) => ({ key: p.key, value: p.value, partition: p.partition, headers: p.headers })),
         })
         .then(
           () => {
-            for (const p of batch) p.resolve()
+            produceSeconds?.observe((performance.now() - started) / 1000)
+            acked?.inc(batch.length)
+            settle(batch)
           },
           (error) => {
-            for (const p of batch) p.reject(error)
+            produceSeconds?.observe((performance.now() - started) / 1000)
+            failed?.inc(batch.length)
+            settle(batch, error)
           },
         )
     }
   }
 
+  const startSpan = (key: string, partition: number, command: Command): Span =>
+    tracing!.tracer.startSpan(
+      `send ${topic}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          ...kafkaAttributes(topic, partition),
+          "messaging.operation.type": "send",
+          "messaging.operation.name": "send",
+          "messaging.kafka.message.key": key,
+          "booking.id": command.booking_id,
+          "booking.command": command.type,
+        },
+      },
+      context.active(),
+    )
+
   return {
     /** Resolves once the command is durably in Kafka. */
     send(command: Command): Promise<void> {
       const key = commandKey(command.event_id, command.section, command.subsection)
+      const partition = partitionFor(key, partitions)
+      const span = tracing ? startSpan(key, partition, command) : undefined
+      const headers = span ? { traceparent: tracing!.traceparent(span) } : undefined
       return new Promise<void>((resolve, reject) => {
-        queue.push({ key, value: encodeCommand(command), partition: partitionFor(key, partitions), resolve, reject })
+        queue.push({ key, value: encodeCommand(command), partition, resolve, reject, span, headers })
         if (!scheduled) {
           scheduled = true
           setImmediate(flush)

@@ -2,6 +2,7 @@ import type Redis from "ioredis"
 import type { ReserveCommand } from "../shared/commands.ts"
 import { AppError, ValidationError } from "../shared/errors.ts"
 import { subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
+import type { Tracing } from "../shared/tracing.ts"
 import type { AuthUser } from "./auth.ts"
 import type { CommandProducer } from "./command-producer.ts"
 import type { EventCache } from "./event-cache.ts"
@@ -37,7 +38,7 @@ export type PendingBooking = Omit<AcceptedBooking, "status" | "paid_at"> & {
   cancel_requested?: boolean
 }
 
-export type CreateBookingDeps = { redis: Redis; keys: RedisKeys; events: EventCache; commands: CommandProducer }
+export type CreateBookingDeps = { redis: Redis; keys: RedisKeys; events: EventCache; commands: CommandProducer; tracing?: Tracing }
 
 /** How long an undecided booking stays readable; the reserver decides in milliseconds unless it is down. */
 export const PENDING_TTL_SECONDS = 24 * 3600
@@ -72,12 +73,8 @@ function checkSelection(body: BookingRequest): [number, number][] {
   })
 }
 
-/**
- * Accepts a booking: every contract check, the fail-fast availability check, a
- * `processing` record readable at once, and the reserve command durably in Kafka.
- * With an Idempotency-Key, a repeat returns the first answer and creates nothing.
- */
-export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, body: BookingRequest, idempotencyKey?: string): Promise<AcceptedBooking> {
+// Every contract check on the body against the event, then the fail-fast availability check.
+async function checkBooking(deps: CreateBookingDeps, body: BookingRequest) {
   const seats = checkSelection(body)
   const meta = await deps.events.meta(body.event_id)
   if (!meta) throw new AppError(404, `Event not found: ${body.event_id}`)
@@ -98,6 +95,22 @@ export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, bo
   if (free !== null && Number(free) < body.quantity) {
     throw new AppError(400, `No available seats: insufficient seats available in section ${label}`)
   }
+  return { seats, price: section!.price }
+}
+
+/**
+ * Accepts a booking: every contract check, the fail-fast availability check, a
+ * `processing` record readable at once, and the reserve command durably in Kafka.
+ * With an Idempotency-Key, a repeat returns the first answer and creates nothing.
+ */
+export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, body: BookingRequest, idempotencyKey?: string): Promise<AcceptedBooking> {
+  const { seats, price } = deps.tracing
+    ? await deps.tracing.inSpan(
+        "booking.check",
+        { attributes: { "booking.event_id": body.event_id, "booking.section": body.section, "booking.subsection": body.subsection, "booking.quantity": body.quantity } },
+        () => checkBooking(deps, body),
+      )
+    : await checkBooking(deps, body)
 
   const accepted: AcceptedBooking = {
     id: Bun.randomUUIDv7(),
@@ -106,7 +119,7 @@ export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, bo
     section: body.section,
     subsection: body.subsection,
     quantity: body.quantity,
-    total_price: section!.price * body.quantity,
+    total_price: price * body.quantity,
     status: "processing",
     created_at: new Date().toISOString(),
     paid_at: null,
@@ -136,7 +149,7 @@ export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, bo
     quantity: body.quantity,
     mode: body.seat_selection_mode,
     seats,
-    price: section!.price,
+    price,
     created_at: accepted.created_at,
   }
   try {

@@ -80,6 +80,7 @@ test("writes one ticket per seat, the subsection stats and the Redis seat state,
   expect(await gw.redis.hgetall(gw.keys.available(event.id))).toEqual({ "VIP-1": "15", "B-1": "15", "B-2": "15" })
   expect(JSON.parse((await gw.redis.get(gw.keys.eventMeta(event.id)))!)).toEqual({
     id: event.id,
+    created_at: expect.any(String),
     status: "available",
     is_active: true,
     rows: 3,

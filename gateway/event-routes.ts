@@ -10,7 +10,8 @@ export type EventRoutesDeps = CreateEventDeps & { auth: Auth }
 // Up to 15 digits stays a safe integer in JavaScript and a valid bigint in PostgreSQL.
 const parseInteger = (raw: string): number | undefined => (/^-?\d{1,15}$/.test(raw) ? Number(raw) : undefined)
 
-const parseEventId = (raw: string): number => {
+/** Parses an event id from a path, or throws 400 `Invalid event id`. */
+export const parseEventId = (raw: string): number => {
   const id = parseInteger(raw)
   if (id === undefined) throw new AppError(400, "Invalid event id")
   return id

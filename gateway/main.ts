@@ -3,17 +3,20 @@ import { loadConfig } from "../shared/config.ts"
 import { createRedis, createSql } from "../shared/clients.ts"
 import { resolveJwtSecret } from "../shared/dev-secret.ts"
 import { createKafka, ensureTopics, topicLayout } from "../shared/kafka.ts"
-import { createLogger } from "../shared/log.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { onShutdown } from "../shared/shutdown.ts"
+import { createTelemetry } from "../shared/telemetry.ts"
 import { createGateway } from "./app.ts"
 import { createAuth } from "./auth.ts"
 import { createCommandProducer } from "./command-producer.ts"
 import { createEventCache } from "./event-cache.ts"
 import { createHealthCheck } from "./health.ts"
+import { createHttpTracing } from "./http-observability.ts"
+import { createLiveUpdates } from "./live-updates.ts"
 
 const config = loadConfig(process.env)
-const log = createLogger("gateway", config.logLevel)
+// Tracing is on only when an OTLP endpoint is configured; otherwise nothing of OpenTelemetry is loaded.
+const { tracing, log, metrics } = await createTelemetry(config, "gateway")
 const auth = createAuth({ secret: resolveJwtSecret(config), cookieSecure: config.cookieSecure })
 
 const sql = createSql(config)
@@ -30,11 +33,12 @@ const producer = kafka.producer({ allowAutoTopicCreation: false, createPartition
 await producer.connect()
 const keys = redisKeys(config.redisPrefix)
 const events = createEventCache({ sql, redis, keys })
-// One subscriber connection per process: an event whose status changed is dropped from the cache.
-const subscriber = redis.duplicate()
+// One subscriber connection per process, shared by every stream and the meta channel (see live-updates.ts).
+const subscriber = redis.duplicate({ autoResubscribe: false })
 subscriber.on("error", (error) => log.warn("redis subscriber error", { error: error.message }))
-subscriber.on("message", (_channel, eventId) => events.invalidate(Number(eventId)))
-await subscriber.subscribe(keys.metaChannel)
+const live = createLiveUpdates(subscriber, log)
+// An event whose status changed is dropped from the cache.
+await live.subscribe(keys.metaChannel, (eventId) => events.invalidate(Number(eventId)))
 
 const app = createGateway({
   config,
@@ -45,13 +49,19 @@ const app = createGateway({
   keys,
   auth,
   events,
-  commands: createCommandProducer(producer, config.commandTopic, partitions),
+  commands: createCommandProducer(producer, config.commandTopic, partitions, { metrics, tracing }),
+  metrics,
+  tracing,
+  httpTracing: tracing && (await createHttpTracing(tracing)),
+  live,
 })
 app.listen({ hostname: config.host, port: config.port })
 log.info(`gateway listening on :${config.port}`, { host: config.host, port: config.port })
 
 onShutdown(log, async () => {
+  // Ends the open event streams first: the server waits for every open answer before it stops.
+  await live.close()
   await app.stop()
   await producer.disconnect()
-  await Promise.allSettled([admin.disconnect(), sql.end({ timeout: 5 }), redis.quit(), subscriber.quit()])
+  await Promise.allSettled([admin.disconnect(), sql.end({ timeout: 5 }), redis.quit(), tracing?.shutdown()])
 })

@@ -1,10 +1,12 @@
 // Helpers for the gateway's *.int.test.ts files: a gateway over a fresh database and its own Redis prefix.
 import { createRedis } from "../shared/clients.ts"
+import { createMetrics } from "../shared/metrics.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { createTestDatabase, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
 import { createGateway, type GatewayDeps } from "./app.ts"
 import { COOKIE_NAME, createAuth, type AuthUser, type Role } from "./auth.ts"
 import { createEventCache } from "./event-cache.ts"
+import { createLiveUpdates } from "./live-updates.ts"
 import { resetData } from "./seed.ts"
 
 /** A decoded answer of the test gateway. */
@@ -31,6 +33,8 @@ export async function createTestGateway(overrides: Partial<GatewayDeps> = {}, ex
     events: createEventCache({ sql: db.sql, redis, keys: redisKeys(config.redisPrefix) }, 0),
     // Tests that book pass a real producer through `extend`; the others never produce.
     commands: { send: () => Promise.reject(new Error("this test gateway has no Kafka producer")) },
+    metrics: createMetrics(),
+    live: overrides.live ?? createLiveUpdates(redis.duplicate({ autoResubscribe: false }), testLogger("live")),
     ...overrides,
   }
   const deps: GatewayDeps = { ...base, ...extend(base) }
@@ -59,6 +63,7 @@ export async function createTestGateway(overrides: Partial<GatewayDeps> = {}, ex
   }
 
   const close = async () => {
+    await deps.live.close()
     await resetData({ sql: db.sql, redis, keys: deps.keys })
     redis.disconnect()
     await db.drop()

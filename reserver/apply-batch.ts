@@ -21,7 +21,15 @@ export type BatchDeps = {
    * from PostgreSQL, so a Redis that lost writes cannot cause a double sale.
    */
   verified: Set<string>
+  /** Tracing on: a span per phase of the batch step; absent, the step runs untraced. */
+  phases?: () => BatchPhases
 }
+
+/** The phases of the batch step, in order. */
+export type BatchPhase = "load" | "decide" | "pg-write" | "redis-apply" | "publish"
+
+/** Marks where each phase of one attempt starts, and where the attempt ends. */
+export type BatchPhases = { next(phase: BatchPhase): void; end(error?: unknown): void }
 
 type BookingStatus = "pending_payment" | "failed" | "cancelled" | "completed"
 
@@ -92,9 +100,13 @@ const refOf = (c: Command) => ({ eventId: c.event_id, section: c.section, subsec
  */
 export async function applyBatch(deps: BatchDeps, commands: Command[]): Promise<BatchResult> {
   for (let attempt = 1; ; attempt++) {
+    const phases = deps.phases?.()
     try {
-      return await decideAndWrite(deps, commands)
+      const result = await decideAndWrite(deps, commands, phases)
+      phases?.end()
+      return result
     } catch (error) {
+      phases?.end(error)
       if (!(error instanceof StaleSeatMapError) || attempt >= 3) throw error
       deps.log.warn("seat map disagreed with PostgreSQL; rebuilding it", { subsections: error.subsections })
       // The grid goes too: an event re-created under the same id (seed --reset) has new ticket ids.
@@ -106,11 +118,12 @@ export async function applyBatch(deps: BatchDeps, commands: Command[]): Promise<
   }
 }
 
-async function decideAndWrite(deps: BatchDeps, commands: Command[]): Promise<BatchResult> {
+async function decideAndWrite(deps: BatchDeps, commands: Command[], phases?: BatchPhases): Promise<BatchResult> {
   const { sql, redis, keys } = deps
   const result: BatchResult = { outcomes: [], rejected: [], reserved: 0, failed: 0, released: 0 }
 
   // 1-2. Grids, seat maps (Redis, or PostgreSQL when not yet verified) and replays.
+  phases?.next("load")
   await forgetRecreatedEvents(redis, keys, deps.grids, deps.verified, [...new Set(commands.map((c) => c.event_id))])
   const grids = await loadGrids(sql, deps.grids, commands.map(refOf))
   const valid = commands.filter((c) => {
@@ -134,6 +147,7 @@ async function decideAndWrite(deps: BatchDeps, commands: Command[]): Promise<Bat
   const bookings = await loadExistingBookings(sql, existing, new Map(valid.map((c) => [c.booking_id, subs.get(commandKey(c.event_id, c.section, c.subsection))!])))
 
   // 3. Decide in memory, in message order.
+  phases?.next("decide")
   for (const command of valid) {
     const sub = subs.get(commandKey(command.event_id, command.section, command.subsection))!
     if (command.type === "reserve") decideReserve(deps, sub, bookings, command, result)
@@ -141,10 +155,13 @@ async function decideAndWrite(deps: BatchDeps, commands: Command[]): Promise<Bat
   }
 
   // 4. One transaction; guards make a stale seat map an error instead of a double sale.
+  phases?.next("pg-write")
   const written = await writeOutcomes(sql, subs, bookings)
 
   // 5. Redis: bit changes, counters, event status; then 6. notifications.
+  phases?.next("redis-apply")
   await applyToRedis(deps, subs, bookings, written)
+  phases?.next("publish")
   const reported = new Set<string>()
   for (const command of valid) {
     const booking = bookings.get(command.booking_id)

@@ -1,7 +1,10 @@
+import { context } from "@opentelemetry/api"
 import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from "kafkajs"
 import { decodeCommand, type Command } from "../shared/commands.ts"
 import type { Logger } from "../shared/log.ts"
+import type { Tracing } from "../shared/tracing.ts"
 import { applyBatch, type BatchDeps, type BatchResult } from "./apply-batch.ts"
+import { traceBatch, type BatchTrace } from "./batch-tracing.ts"
 
 export type ConsumerOptions = {
   kafka: Kafka
@@ -13,8 +16,13 @@ export type ConsumerOptions = {
   batch: BatchDeps
   /** Called with this member's partitions whenever the group (re)assigns them. */
   onAssign?: (partitions: number[]) => void
-  /** Called after each batch is committed (metrics, tests). */
-  onBatch?: (info: { partition: number; size: number; result: BatchResult; deadLettered: number }) => void
+  /** Tracing on: spans per batch, per phase and per command (batch-tracing.ts). */
+  tracing?: Tracing
+  /**
+   * Called after each batch is committed (metrics, tests), with the partition's lag behind its
+   * high watermark after this batch and the batch's time from fetch to commit.
+   */
+  onBatch?: (info: { partition: number; size: number; result: BatchResult; deadLettered: number; lag: number; seconds: number }) => void
 }
 
 type DeadLetter = { message: KafkaMessage; reason: string }
@@ -49,13 +57,13 @@ export function createCommandConsumer(options: ConsumerOptions) {
     options.onAssign?.(partitions)
   })
 
-  const applyWithRetry = async (payload: EachBatchPayload, commands: Command[], dead: DeadLetter[], messages: KafkaMessage[]) => {
+  const applyWithRetry = async (payload: EachBatchPayload, commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], deps: BatchDeps) => {
     for (let attempt = 0; ; attempt++) {
       if (!payload.isRunning() || payload.isStale()) return undefined
       try {
-        return await applyBatch(options.batch, commands)
+        return await applyBatch(deps, commands)
       } catch (error) {
-        if (isDeterministic(error) && attempt >= 2 && commands.length > 0) return applyOneByOne(commands, dead, messages)
+        if (isDeterministic(error) && attempt >= 2 && commands.length > 0) return applyOneByOne(commands, dead, messages, deps)
         log.warn("batch failed; retrying without committing", { partition: payload.batch.partition, attempt, error })
         await payload.heartbeat().catch(() => {})
         await Bun.sleep(backoff(attempt))
@@ -64,11 +72,11 @@ export function createCommandConsumer(options: ConsumerOptions) {
   }
 
   // Isolates the command a deterministic error belongs to, so one bad command cannot block its partition.
-  const applyOneByOne = async (commands: Command[], dead: DeadLetter[], messages: KafkaMessage[]): Promise<BatchResult> => {
+  const applyOneByOne = async (commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], deps: BatchDeps): Promise<BatchResult> => {
     const total: BatchResult = { outcomes: [], rejected: [], reserved: 0, failed: 0, released: 0 }
     for (const [i, command] of commands.entries()) {
       try {
-        const r = await applyBatch(options.batch, [command])
+        const r = await applyBatch(deps, [command])
         total.outcomes.push(...r.outcomes)
         total.rejected.push(...r.rejected)
         total.reserved += r.reserved
@@ -82,9 +90,10 @@ export function createCommandConsumer(options: ConsumerOptions) {
     return total
   }
 
-  const eachBatch = async (payload: EachBatchPayload) => {
+  // Returns false when the batch was given up uncommitted (stopping, or the partition moved).
+  const processBatch = async (payload: EachBatchPayload, traced?: BatchTrace): Promise<boolean> => {
     const { batch } = payload
-    if (batch.messages.length === 0) return
+    const started = performance.now()
     const commands: Command[] = []
     const sources: KafkaMessage[] = []
     const dead: DeadLetter[] = []
@@ -96,8 +105,9 @@ export function createCommandConsumer(options: ConsumerOptions) {
         dead.push({ message, reason: (error as Error).message })
       }
     }
-    const result = await applyWithRetry(payload, commands, dead, sources)
-    if (!result) return
+    const deps = traced ? { ...options.batch, phases: traced.phases } : options.batch
+    const result = await applyWithRetry(payload, commands, dead, sources, deps)
+    if (!result) return false
     for (const r of result.rejected) dead.push({ message: sources[commands.indexOf(r.command)]!, reason: r.reason })
     if (dead.length > 0) {
       await producer.send({
@@ -120,7 +130,32 @@ export function createCommandConsumer(options: ConsumerOptions) {
     // resolveOffset moves this member's fetch position; commitOffsets makes it the group's.
     payload.resolveOffset(batch.lastOffset())
     await consumer.commitOffsets([{ topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }])
-    options.onBatch?.({ partition: batch.partition, size: batch.messages.length, result, deadLettered: dead.length })
+    traced?.committed(commands, sources, result, dead)
+    options.onBatch?.({
+      partition: batch.partition,
+      size: batch.messages.length,
+      result,
+      deadLettered: dead.length,
+      lag: Number(batch.offsetLag()),
+      seconds: (performance.now() - started) / 1000,
+    })
+    return true
+  }
+
+  const eachBatch = async (payload: EachBatchPayload) => {
+    if (payload.batch.messages.length === 0) return
+    if (!options.tracing) {
+      await processBatch(payload)
+      return
+    }
+    const traced = traceBatch(options.tracing, topic, options.groupId, payload.batch)
+    try {
+      // Active for the batch, so its log lines carry the batch's trace id.
+      if (!(await context.with(traced.context, () => processBatch(payload, traced)))) traced.abandoned()
+    } catch (error) {
+      traced.failed(error)
+      throw error
+    }
   }
 
   return {

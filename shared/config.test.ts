@@ -39,3 +39,59 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_SECRET: is required/)
   })
 })
+
+describe("loadConfig: tracing and metrics", () => {
+  test("tracing is off without an OTLP endpoint; the reserver's metrics port defaults to 8201", () => {
+    const config = loadConfig({})
+    expect(config.tracing.tracesUrl).toBeUndefined()
+    expect(config.metricsPort).toBe(8201)
+    expect(config.tracing.propagators).toEqual(["tracecontext", "baggage"])
+    expect(config.tracing.idFormat).toBe("w3c")
+  })
+
+  test("the standard OTEL_* variables", () => {
+    const config = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318/",
+      OTEL_SERVICE_NAME: "gw-1",
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0.25",
+      OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20abc,x-team=t",
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=staging",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    }).tracing
+    expect(config.tracesUrl).toBe("http://127.0.0.1:4318/v1/traces")
+    expect(config.serviceName).toBe("gw-1")
+    expect(config.sampler).toBe("parentbased_traceidratio")
+    expect(config.samplerRatio).toBe(0.25)
+    expect(config.headers).toEqual({ authorization: "Bearer abc", "x-team": "t" })
+    expect(config.resourceAttributes).toEqual({ "deployment.environment": "staging" })
+    expect(config.protocol).toBe("http/json")
+  })
+
+  test("a traces endpoint is used as given; OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none turn tracing off", () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://a:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://b:4318/custom" }
+    expect(loadConfig(endpoint).tracing.tracesUrl).toBe("http://b:4318/custom")
+    expect(loadConfig({ ...endpoint, OTEL_SDK_DISABLED: "true" }).tracing.tracesUrl).toBeUndefined()
+    expect(loadConfig({ ...endpoint, OTEL_TRACES_EXPORTER: "none" }).tracing.tracesUrl).toBeUndefined()
+  })
+
+  test("OTEL_PROPAGATORS=xray selects X-Ray trace ids unless TRACE_ID_FORMAT says otherwise", () => {
+    expect(loadConfig({ OTEL_PROPAGATORS: "xray" }).tracing.idFormat).toBe("xray")
+    expect(loadConfig({ OTEL_PROPAGATORS: "tracecontext,xray", TRACE_ID_FORMAT: "w3c" }).tracing.idFormat).toBe("w3c")
+    expect(loadConfig({ TRACE_ID_FORMAT: "xray" }).tracing).toMatchObject({ idFormat: "xray", propagators: ["tracecontext", "baggage"] })
+  })
+
+  test.each([
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", "127.0.0.1:4318", /expected a URL/],
+    ["OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", /expected http\/protobuf or http\/json/],
+    ["OTEL_TRACES_SAMPLER", "sometimes", /expected one of parentbased_always_on/],
+    ["OTEL_TRACES_SAMPLER_ARG", "1.5", /expected a number from 0 to 1/],
+    ["OTEL_PROPAGATORS", "b3", /expected a list of tracecontext, baggage, xray or none/],
+    ["OTEL_TRACES_EXPORTER", "zipkin", /expected otlp or none/],
+    ["OTEL_EXPORTER_OTLP_HEADERS", "novalue", /expected key=value/],
+    ["TRACE_ID_FORMAT", "uuid", /expected one of w3c, xray/],
+    ["METRICS_PORT", "-1", /expected 0..65535/],
+  ])("rejects %s=%s with a message naming it", (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`${name}: ${message.source}`))
+  })
+})

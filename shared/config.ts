@@ -22,9 +22,41 @@ export type Config = Readonly<{
   logLevel: LogLevel
   dataDir: string
   seats: string
+  metricsPort: number
+  tracing: TracingConfig
 }>
 
 export type LogLevel = "debug" | "info" | "warn" | "error"
+
+/** A sampler named by OTEL_TRACES_SAMPLER. */
+export type SamplerName = (typeof SAMPLERS)[number]
+
+/** Trace export settings, from the standard OTEL_* variables; `tracesUrl` undefined means tracing is off. */
+export type TracingConfig = Readonly<{
+  tracesUrl: string | undefined
+  protocol: "http/protobuf" | "http/json"
+  headers: Readonly<Record<string, string>>
+  /** OTEL_SERVICE_NAME; each process falls back to its own name. */
+  serviceName: string | undefined
+  resourceAttributes: Readonly<Record<string, string>>
+  sampler: SamplerName
+  samplerRatio: number
+  propagators: readonly ("tracecontext" | "baggage" | "xray")[]
+  /** `xray`: trace ids that start with the epoch second, as AWS X-Ray requires. */
+  idFormat: "w3c" | "xray"
+  /** Batch span processor: delay between exports, and spans buffered before new ones are dropped. */
+  scheduleDelayMs: number
+  maxQueueSize: number
+}>
+
+const SAMPLERS = [
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+  "always_on",
+  "always_off",
+  "traceidratio",
+] as const
 
 /** A configuration value that cannot be used; the message names the variable. */
 export class ConfigError extends Error {
@@ -103,6 +135,73 @@ const redisPrefix = (env: Env): string => {
   return raw
 }
 
+const fraction = (env: Env, name: string, fallback: number): number => {
+  const raw = env[name]?.trim()
+  if (raw === undefined || raw === "") return fallback
+  const value = Number(raw)
+  if (!/^\d*\.?\d+$/.test(raw) || value > 1) throw new ConfigError(name, `expected a number from 0 to 1, got "${raw}"`)
+  return value
+}
+
+// "k1=v1,k2=v2" with percent-encoded values, as OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES are written.
+const keyValues = (env: Env, name: string): Record<string, string> => {
+  const pairs: Record<string, string> = {}
+  for (const item of text(env, name, "").split(",")) {
+    if (item.trim() === "") continue
+    const eq = item.indexOf("=")
+    if (eq <= 0) throw new ConfigError(name, `expected key=value[,key=value...], got "${item.trim()}"`)
+    try {
+      pairs[item.slice(0, eq).trim()] = decodeURIComponent(item.slice(eq + 1).trim())
+    } catch {
+      throw new ConfigError(name, `value of "${item.slice(0, eq).trim()}" is not valid percent-encoding`)
+    }
+  }
+  return pairs
+}
+
+// The OTLP/HTTP traces URL: the signal-specific variable as given, or the base endpoint plus v1/traces.
+const tracesUrl = (env: Env): string | undefined => {
+  if (bool(env, "OTEL_SDK_DISABLED", false)) return undefined
+  const exporter = text(env, "OTEL_TRACES_EXPORTER", "otlp")
+  if (exporter === "none") return undefined
+  if (exporter !== "otlp") throw new ConfigError("OTEL_TRACES_EXPORTER", `expected otlp or none, got "${exporter}"`)
+  if (text(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "") !== "") {
+    return url(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", ["http:", "https:"])
+  }
+  if (text(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "") === "") return undefined
+  const base = url(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "", ["http:", "https:"])
+  return `${base.replace(/\/+$/, "")}/v1/traces`
+}
+
+const tracingConfig = (env: Env): TracingConfig => {
+  const protocol = text(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", text(env, "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"))
+  if (protocol !== "http/protobuf" && protocol !== "http/json") {
+    const variable = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL"
+    throw new ConfigError(variable, `expected http/protobuf or http/json (gRPC is not bundled), got "${protocol}"`)
+  }
+  const propagators = text(env, "OTEL_PROPAGATORS", "tracecontext,baggage").split(",").map((p) => p.trim()).filter(Boolean)
+  for (const p of propagators) {
+    if (!["tracecontext", "baggage", "xray", "none"].includes(p)) {
+      throw new ConfigError("OTEL_PROPAGATORS", `expected a list of tracecontext, baggage, xray or none, got "${p}"`)
+    }
+  }
+  const chosen = propagators.filter((p) => p !== "none") as ("tracecontext" | "baggage" | "xray")[]
+  const headers = { ...keyValues(env, "OTEL_EXPORTER_OTLP_HEADERS"), ...keyValues(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS") }
+  return Object.freeze({
+    tracesUrl: tracesUrl(env),
+    protocol,
+    headers: Object.freeze(headers),
+    serviceName: text(env, "OTEL_SERVICE_NAME", "") || undefined,
+    resourceAttributes: Object.freeze(keyValues(env, "OTEL_RESOURCE_ATTRIBUTES")),
+    sampler: oneOf(env, "OTEL_TRACES_SAMPLER", "parentbased_always_on", SAMPLERS),
+    samplerRatio: fraction(env, "OTEL_TRACES_SAMPLER_ARG", 1),
+    propagators: Object.freeze(chosen),
+    idFormat: oneOf(env, "TRACE_ID_FORMAT", chosen.includes("xray") ? "xray" : "w3c", ["w3c", "xray"] as const),
+    scheduleDelayMs: integer(env, "OTEL_BSP_SCHEDULE_DELAY", 5_000, 1, 600_000),
+    maxQueueSize: integer(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2_048, 1, 1_000_000),
+  })
+}
+
 /** Project root (one level above shared/), used for default data paths. */
 export const projectRoot = resolve(import.meta.dir, "..")
 
@@ -138,5 +237,7 @@ export function loadConfig(env: Env): Config {
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error"] as const),
     dataDir: resolve(text(env, "DATA_DIR", resolve(projectRoot, ".data"))),
     seats: text(env, "SEATS", "500"),
+    metricsPort: integer(env, "METRICS_PORT", 8201, 0, 65535),
+    tracing: tracingConfig(env),
   })
 }

@@ -1,0 +1,88 @@
+// Helpers for *.int.test.ts files that book end to end: a test gateway listening on a real port, with a
+// real Kafka producer and a reserver in this process, so bookings get outcomes and notifications.
+import type { Producer } from "kafkajs"
+import { createKafka } from "../shared/kafka.ts"
+import { findBestAvailable } from "../shared/seat-finder.ts"
+import { eventually, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
+import { createCommandConsumer } from "../reserver/consume-commands.ts"
+import type { GatewayDeps } from "./app.ts"
+import { createCommandProducer } from "./command-producer.ts"
+import { createTestGateway } from "./test-gateway.ts"
+
+type User = { cookie: string; user: { id: number } }
+
+/** Starts the stack; `overrides` go to createTestGateway (a hub of the test's own, say). */
+export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
+  const log = testLogger()
+  const kafka = createKafka(testConfig(), log, uniqueName("live-test"))
+  const topic = uniqueName("cmd")
+  const admin = kafka.admin()
+  await admin.connect()
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 4 }, { topic: `${topic}.dlq`, numPartitions: 1 }] })
+  await admin.disconnect()
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false })
+  await producer.connect()
+  const gw = await createTestGateway(overrides, () => ({ commands: createCommandProducer(producer, topic, 4) }))
+  const reserver = createCommandConsumer({
+    kafka,
+    topic,
+    deadLetterTopic: `${topic}.dlq`,
+    groupId: uniqueName("group"),
+    concurrency: 2,
+    log,
+    batch: { sql: gw.sql, redis: gw.redis, keys: gw.keys, log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
+  })
+  await reserver.start()
+  gw.app.listen({ hostname: "127.0.0.1", port: 0 })
+  const base = `http://127.0.0.1:${gw.app.server!.port}`
+  const seller = await gw.signUp("seller")
+
+  /** Creates an event of `sections` sections of `subsections` subsections, 2 rows × 5 seats each. */
+  const createEvent = async (layout: { rows?: number; cols?: number; sections?: string[]; subsections?: number } = {}) => {
+    const { rows = 2, cols = 5, sections = ["A"], subsections = 2 } = layout
+    const res = await gw.call("POST", "/api/event", {
+      cookie: seller.cookie,
+      body: { name: "Live show", description: "A show", venue_name: "Hall", seating_config: { rows, cols, sections: sections.map((name) => ({ name, price: 100, subsections })) } },
+    })
+    if (res.status !== 201) throw new Error(`event not created: ${res.status} ${JSON.stringify(res.body)}`)
+    return res.body.id as number
+  }
+
+  /** Books seats of subsection `A-1` (or the given one) and answers the 202 body. */
+  const book = async (buyer: User, eventId: number, seats: string[] | number, where: { section?: string; subsection?: number } = {}) => {
+    const manual = Array.isArray(seats)
+    const res = await gw.call("POST", "/api/booking", {
+      cookie: buyer.cookie,
+      body: {
+        event_id: eventId,
+        section: where.section ?? "A",
+        subsection: where.subsection ?? 1,
+        seat_selection_mode: manual ? "manual" : "best_available",
+        seat_positions: manual ? seats : [],
+        quantity: manual ? seats.length : seats,
+      },
+    })
+    if (res.status !== 202) throw new Error(`booking refused: ${res.status} ${JSON.stringify(res.body)}`)
+    return res.body as { id: string; created_at: string }
+  }
+
+  /** Waits until the reserver has decided the booking, and answers it. */
+  const decided = (buyer: User, id: string) =>
+    eventually(async () => {
+      const res = await gw.call("GET", `/api/booking/${id}`, { cookie: buyer.cookie })
+      return res.body.status !== "processing" ? (res.body as Record<string, any>) : undefined
+    }, 20_000, `booking ${id} decided`)
+
+  const stop = async () => {
+    await gw.live.close()
+    await gw.app.stop(true)
+    await reserver.stop()
+    await producer.disconnect()
+    await gw.close()
+  }
+
+  return { gw, base, seller, createEvent, book, decided, stop }
+}
+
+/** The running stack of startBookingStack. */
+export type BookingStack = Awaited<ReturnType<typeof startBookingStack>>

@@ -1,0 +1,33 @@
+// What goes over the Redis pub/sub channels of redis-keys.ts (eventChannel, userChannel), as JSON.
+// The reserver publishes both after each batch; the gateway's pay route publishes both after a payment.
+
+/** Seat counts and price of one subsection. */
+export type SubsectionCounts = { price: number; available: number; reserved: number; sold: number }
+
+/** Seat counts of a whole event; `total` is the sum of the other three. */
+export type EventCounts = { available: number; reserved: number; sold: number; total: number }
+
+/** One ticket of a booking, as a booking update lists it. */
+export type BookingTicket = { id: number; section: string; subsection: number; row: number; seat: number; price: number; status: string }
+
+/** On a buyer's channel: one of the buyer's bookings changed status. */
+export type BookingUpdatedMessage = {
+  event_type: "booking_updated"
+  booking_id: string
+  event_id: number
+  section: string
+  subsection: number
+  status: string
+  tickets: BookingTicket[]
+  error_message?: string
+}
+
+/** On an event's channel: counts after a change, for the subsections it touched (keyed `A-1`). */
+export type StatusUpdateMessage = {
+  event_type: "status_update"
+  event_id: number
+  /** The event's sale status (`available`, `sold_out`, ...) when the counts were read. */
+  status?: string
+  stats: EventCounts
+  subsection_stats: Record<string, SubsectionCounts>
+}
