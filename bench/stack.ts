@@ -56,6 +56,19 @@ export async function readEvent(id = 1): Promise<EventShape> {
   return { id, rows, cols, sections }
 }
 
+/** A best-available booking of 1-4 seats in a random subsection of event 1, as the old k6 script sent. */
+export const bookingBody = (event: EventShape) => {
+  const section = event.sections[Math.floor(Math.random() * event.sections.length)]!
+  return JSON.stringify({
+    event_id: event.id,
+    section: section.name,
+    subsection: 1 + Math.floor(Math.random() * section.subsections),
+    seat_selection_mode: "best_available",
+    seat_positions: [],
+    quantity: 1 + Math.floor(Math.random() * 4),
+  })
+}
+
 /** Direct connections for polling progress and auditing. */
 export function openStores() {
   const sql = createSql(config, 4)

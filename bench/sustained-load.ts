@@ -9,7 +9,7 @@ import autocannon from "autocannon"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { lineChart, table, writeReport } from "./report.ts"
-import { baseUrl, login, machine, openStores, percentile, readEvent, requireStack, reseed, root, say, type EventShape } from "./stack.ts"
+import { baseUrl, bookingBody, login, machine, openStores, percentile, readEvent, requireStack, reseed, root, say, type EventShape } from "./stack.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -146,17 +146,7 @@ const cookie = await login()
 const stores = openStores()
 const freeSeats = async () => (await stores.redis.hvals(stores.keys.available(1))).reduce((n, v) => n + Number(v), 0)
 
-const bookingBody = () => {
-  const section = event.sections[Math.floor(Math.random() * event.sections.length)]!
-  return JSON.stringify({
-    event_id: 1,
-    section: section.name,
-    subsection: 1 + Math.floor(Math.random() * section.subsections),
-    seat_selection_mode: "best_available",
-    seat_positions: [],
-    quantity: 1 + Math.floor(Math.random() * 4),
-  })
-}
+const body = () => bookingBody(event)
 // Keeps the event from selling out mid-step, which would turn the test into one of the 400 path.
 const refillIfNeeded = async (rate: number) => {
   const needed = rate * duration * 2.5 * 1.2
@@ -167,7 +157,7 @@ const refillIfNeeded = async (rate: number) => {
 }
 
 say(`booking route: ${rates.join(", ")} req/s for ${duration} s each (p99 limit ${p99Limit} ms), event 1 = ${args.seats} seats`)
-const ours = await rampAndCeiling("booking", `${baseUrl}/api/booking`, { cookie }, bookingBody, refillIfNeeded)
+const ours = await rampAndCeiling("booking", `${baseUrl}/api/booking`, { cookie }, body, refillIfNeeded)
 
 let bare: Awaited<ReturnType<typeof rampAndCeiling>> | undefined
 if (args.reference && !args["no-reference"]) {
@@ -175,7 +165,7 @@ if (args.reference && !args["no-reference"]) {
   const server = Bun.spawn([process.execPath, join(root, "bench/bare-server.ts"), String(port)], { stdout: "ignore", stderr: "inherit" })
   await Bun.sleep(500)
   say(`reference: a bare Bun route (bench/bare-server.ts) on :${port}, same load generator`)
-  bare = await rampAndCeiling("bare Bun", `http://127.0.0.1:${port}/api/booking`, { cookie }, bookingBody, async () => {})
+  bare = await rampAndCeiling("bare Bun", `http://127.0.0.1:${port}/api/booking`, { cookie }, body, async () => {})
   server.kill()
 }
 await stores.close()

@@ -90,10 +90,12 @@ async function checkBooking(deps: CreateBookingDeps, body: BookingRequest) {
   if (meta.status === "sold_out") throw new AppError(400, "No available seats: event is sold out")
   if (!meta.is_active || meta.status !== "available") throw new AppError(400, "Event is not available for booking")
 
-  // Committed free seats only: this may accept a request that later fails, never reject one that fits.
-  const free = await deps.redis.hget(deps.keys.available(body.event_id), label)
-  if (free !== null && Number(free) < body.quantity) {
-    throw new AppError(400, `No available seats: insufficient seats available in section ${label}`)
+  // Committed free seats only: this may accept a request that later fails, never reject one that
+  // fits. The cached count spares a Redis round trip per request; a shortage is confirmed fresh.
+  const cached = await deps.events.freeSeats(body.event_id, label)
+  if (cached !== null && cached < body.quantity) {
+    const free = await deps.events.freeSeatsNow(body.event_id, label)
+    if (free !== null && free < body.quantity) throw new AppError(400, `No available seats: insufficient seats available in section ${label}`)
   }
   return { seats, price: section!.price }
 }

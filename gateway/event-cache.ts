@@ -7,7 +7,7 @@ import type { EventMeta, RedisKeys } from "../shared/redis-keys.ts"
  * reads neither Redis nor PostgreSQL. Entries are dropped when the meta channel says an
  * event changed, and expire after `ttlMs` in case a message was missed.
  */
-export function createEventCache(deps: { sql: Sql; redis: Redis; keys: RedisKeys }, ttlMs = 2_000) {
+export function createEventCache(deps: { sql: Sql; redis: Redis; keys: RedisKeys }, ttlMs = 2_000, countsMs = 100) {
   const entries = new Map<number, { meta: EventMeta | null; loadedAt: number; sections: Map<string, EventMeta["sections"][number]> }>()
   const loading = new Map<number, Promise<EventMeta | null>>()
 
@@ -47,7 +47,40 @@ export function createEventCache(deps: { sql: Sql; redis: Redis; keys: RedisKeys
     return entry
   }
 
+  // Free-seat counters per event, read with one HGETALL at most every `countsMs` while the
+  // event is being booked; requests in between use the last copy instead of a Redis round trip.
+  const counts = new Map<number, { free: Map<string, number>; readAt: number; reading?: Promise<void> }>()
+  const readCounts = (eventId: number, entry: { free: Map<string, number>; readAt: number; reading?: Promise<void> }) => {
+    entry.reading ??= deps.redis
+      .hgetall(deps.keys.available(eventId))
+      .then((all) => {
+        entry.free = new Map(Object.entries(all).map(([label, n]) => [label, Number(n)]))
+        entry.readAt = performance.now()
+      })
+      .finally(() => (entry.reading = undefined))
+    return entry.reading
+  }
+
   return {
+    /**
+     * Committed free seats of a subsection, at most `countsMs` old (null when unknown). A stale
+     * count is only a hint: callers confirm a shortage with `freeSeatsNow` before refusing.
+     */
+    async freeSeats(eventId: number, label: string): Promise<number | null> {
+      let entry = counts.get(eventId)
+      if (!entry) {
+        counts.set(eventId, (entry = { free: new Map(), readAt: 0 }))
+        await readCounts(eventId, entry)
+      } else if (performance.now() - entry.readAt > countsMs) {
+        void readCounts(eventId, entry).catch(() => {})
+      }
+      return entry.free.get(label) ?? null
+    },
+    /** Committed free seats of a subsection read from Redis now (null when unknown). */
+    async freeSeatsNow(eventId: number, label: string): Promise<number | null> {
+      const free = await deps.redis.hget(deps.keys.available(eventId), label)
+      return free === null ? null : Number(free)
+    },
     /** The event's meta, or null when it does not exist. */
     async meta(eventId: number): Promise<EventMeta | null> {
       return (await get(eventId)).meta

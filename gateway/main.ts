@@ -49,7 +49,7 @@ const app = createGateway({
   keys,
   auth,
   events,
-  commands: createCommandProducer(producer, config.commandTopic, partitions, { metrics, tracing }),
+  commands: createCommandProducer(producer, config.commandTopic, partitions, { metrics, tracing, lingerMs: config.produceLingerMs }),
   metrics,
   tracing,
   httpTracing: tracing && (await createHttpTracing(tracing)),

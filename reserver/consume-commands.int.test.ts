@@ -182,10 +182,11 @@ describe("reserver consumer", () => {
   test("a reserver killed with SIGKILL mid-backlog restarts and every booking gets exactly one outcome", async () => {
     const t = await newTopics(4)
     const { eventId, buyerIds } = await insertTestEvent({ sql: db.sql, redis, keys }, { rows: 20, cols: 25, sections: ["A", "B"], subsections: 4 })
-    const commands: ReserveCommand[] = Array.from({ length: 3000 }, (_, i) =>
+    // More than one fetch holds (about 1 MB per partition), so the kill lands between batches.
+    const commands: ReserveCommand[] = Array.from({ length: 40_000 }, (_, i) =>
       reserve({ event_id: eventId, buyer_id: buyerIds[i % 5]!, section: "AB"[(i >> 2) & 1]!, subsection: 1 + (i % 4), quantity: 1 + ((i >> 3) % 4) }),
     )
-    for (let i = 0; i < commands.length; i += 500) await send(t.topic, commands.slice(i, i + 500))
+    for (let i = 0; i < commands.length; i += 2000) await send(t.topic, commands.slice(i, i + 2000))
     const env = {
       ...process.env,
       DATABASE_URL: db.url,
@@ -209,7 +210,7 @@ describe("reserver consumer", () => {
       const rows = await outcomes(eventId)
       expect(new Set(rows.map((r) => r.id)).size).toBe(commands.length)
       expect(partial).toBeLessThan(commands.length)
-      // 4,000 seats, 7,500 asked for: the event sells out and nothing is sold twice.
+      // 4,000 seats, 100,000 asked for: the event sells out and nothing is sold twice.
       const [stats] = await db.sql`SELECT sum(available)::int AS available, sum(reserved)::int AS reserved FROM subsection_stats WHERE event_id = ${eventId}`
       console.log("after SIGKILL and restart:", stats)
       expect(stats!.reserved + stats!.available).toBe(4000)

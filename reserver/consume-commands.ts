@@ -5,6 +5,7 @@ import type { Logger } from "../shared/log.ts"
 import type { Tracing } from "../shared/tracing.ts"
 import { applyBatch, type BatchDeps, type BatchResult } from "./apply-batch.ts"
 import { traceBatch, type BatchTrace } from "./batch-tracing.ts"
+import { createBatchCoalescer } from "./coalesce-batches.ts"
 
 export type ConsumerOptions = {
   kafka: Kafka
@@ -57,11 +58,14 @@ export function createCommandConsumer(options: ConsumerOptions) {
     options.onAssign?.(partitions)
   })
 
+  const coalesced = createBatchCoalescer((commands) => applyBatch(options.batch, commands))
+
   const applyWithRetry = async (payload: EachBatchPayload, commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], deps: BatchDeps) => {
     for (let attempt = 0; ; attempt++) {
       if (!payload.isRunning() || payload.isStale()) return undefined
       try {
-        return await applyBatch(deps, commands)
+        // A traced batch keeps its own step, so its phase spans describe it alone.
+        return await (deps.phases ? applyBatch(deps, commands) : coalesced(commands))
       } catch (error) {
         if (isDeterministic(error) && attempt >= 2 && commands.length > 0) return applyOneByOne(commands, dead, messages, deps)
         log.warn("batch failed; retrying without committing", { partition: payload.batch.partition, attempt, error })

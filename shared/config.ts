@@ -14,9 +14,12 @@ export type Config = Readonly<{
   kafkaReplicationFactor: number
   commandTopic: string
   commandPartitions: number
+  produceLingerMs: number
   deadLetterTopic: string
   reserverGroupId: string
   reserverConcurrency: number
+  /** SEAT_FINDER: the reserver's best-available seat finder; `native` falls back to `ts` when the addon is not built. */
+  seatFinder: "native" | "ts"
   jwtSecret: string | undefined
   cookieSecure: boolean
   logLevel: LogLevel
@@ -229,9 +232,11 @@ export function loadConfig(env: Env): Config {
     kafkaReplicationFactor: integer(env, "KAFKA_REPLICATION_FACTOR", 1, 1, 16),
     commandTopic,
     commandPartitions: integer(env, "COMMAND_PARTITIONS", 12, 1, 10_000),
+    produceLingerMs: integer(env, "PRODUCE_LINGER_MS", 2, 0, 1_000),
     deadLetterTopic: topicName(env, "DEAD_LETTER_TOPIC", `${commandTopic}.dlq`),
     reserverGroupId: text(env, "RESERVER_GROUP_ID", "ticketing-reserver"),
     reserverConcurrency: integer(env, "RESERVER_CONCURRENCY", 4, 1, 64),
+    seatFinder: oneOf(env, "SEAT_FINDER", "native", ["native", "ts"] as const),
     jwtSecret,
     cookieSecure: bool(env, "COOKIE_SECURE", false),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error"] as const),

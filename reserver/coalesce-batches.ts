@@ -1,0 +1,52 @@
+import type { Command } from "../shared/commands.ts"
+import type { BatchResult } from "./apply-batch.ts"
+
+type Job = { commands: Command[]; resolve: (result: BatchResult) => void; reject: (error: unknown) => void }
+
+/**
+ * Merges the batches of different partitions that arrive in the same event-loop turn into
+ * one batch step: one PostgreSQL transaction and one Redis pipeline instead of one per
+ * partition, which is most of a small batch's cost. Safe because a subsection belongs to
+ * one partition, and one partition never has two batches in flight, so merged batches
+ * never share a subsection; each partition still commits its own offsets afterwards.
+ */
+export function createBatchCoalescer(apply: (commands: Command[]) => Promise<BatchResult>) {
+  let waiting: Job[] = []
+  let scheduled = false
+
+  const run = async () => {
+    scheduled = false
+    const jobs = waiting
+    waiting = []
+    try {
+      const merged = await apply(jobs.flatMap((job) => job.commands))
+      for (const job of jobs) job.resolve(shareOf(merged, job.commands))
+    } catch (error) {
+      for (const job of jobs) job.reject(error)
+    }
+  }
+
+  return (commands: Command[]): Promise<BatchResult> =>
+    new Promise((resolve, reject) => {
+      waiting.push({ commands, resolve, reject })
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(run)
+      }
+    })
+}
+
+// One partition's part of a merged result; its counts are recounted from its own outcomes.
+function shareOf(merged: BatchResult, commands: Command[]): BatchResult {
+  const ids = new Set(commands.map((c) => c.booking_id))
+  const own = new Set(commands)
+  const outcomes = merged.outcomes.filter((o) => ids.has(o.booking_id))
+  const fresh = outcomes.filter((o) => !o.replayed)
+  return {
+    outcomes,
+    rejected: merged.rejected.filter((r) => own.has(r.command)),
+    reserved: fresh.filter((o) => o.status === "pending_payment").length,
+    failed: fresh.filter((o) => o.status === "failed").length,
+    released: fresh.filter((o) => o.status === "cancelled").length,
+  }
+}
