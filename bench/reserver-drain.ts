@@ -2,7 +2,8 @@
 // how fast one reserver (in this process, as reserver/main.ts would run it) turns them
 // into outcomes in PostgreSQL and Redis, and audits the result.
 //
-//   npm run bench:drain -- [--commands 100000] [--partitions 12] [--concurrency 4]
+//   npm run bench:drain -- [--commands 100000] [--partitions 12] [--concurrency 4] [--rows 50 --cols 50 --subsections 10]
+//   SEAT_FINDER=ts|native picks the seat finder, as for the reserver.
 import { cpus, loadavg } from "node:os"
 import { parseArgs } from "node:util"
 import { Partitioners } from "kafkajs"
@@ -10,7 +11,8 @@ import { createRedis } from "../shared/clients.ts"
 import { encodeCommand } from "../shared/commands.ts"
 import { commandKey, createKafka } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { findBestAvailable } from "../shared/seat-finder.ts"
+import { findBestAvailableNative, loadSeatFinder } from "../shared/native-seat-finder.ts"
+import type { SeatFinder } from "../shared/seat-finder.ts"
 import { createTestDatabase, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
 import { createCommandConsumer } from "../reserver/consume-commands.ts"
 import { auditEvent } from "../shared/audit.ts"
@@ -21,24 +23,39 @@ const { values: args } = parseArgs({
     commands: { type: "string", default: "100000" },
     partitions: { type: "string", default: "12" },
     concurrency: { type: "string", default: "4" },
+    rows: { type: "string", default: "50" },
+    cols: { type: "string", default: "50" },
+    subsections: { type: "string", default: "10" },
   },
 })
 const total = Number(args.commands)
 const partitions = Number(args.partitions)
 const concurrency = Number(args.concurrency)
+const [rows, cols, subsections] = [Number(args.rows), Number(args.cols), Number(args.subsections)]
 const say = (line: string) => console.log(`[drain] ${line}`)
 
 const config = testConfig()
 const log = testLogger("drain")
+const chosenFinder = loadSeatFinder(log, config.seatFinder)
+const finderName = chosenFinder === findBestAvailableNative ? "native" : "TypeScript"
+// Timed in place: the drain's own CPU figure is too noisy to show a few percent, the finder's sum is not.
+const finderTime = { calls: 0, ns: 0 }
+const findSeats: SeatFinder = (map, rows, cols, quantity) => {
+  const started = Bun.nanoseconds()
+  const seats = chosenFinder(map, rows, cols, quantity)
+  finderTime.ns += Bun.nanoseconds() - started
+  finderTime.calls++
+  return seats
+}
 const db = await createTestDatabase()
 const redis = createRedis(config.redisUrl)
 const keys = redisKeys(uniqueName("bench"))
 const kafka = createKafka(config, log, "bench-drain")
 const topic = uniqueName("drain")
 try {
-  // 10 sections × 10 subsections × 50 × 50 = 250,000 seats: enough that most commands succeed.
+  // By default 10 sections × 10 subsections × 50 × 50 = 250,000 seats: enough that most commands succeed.
   const sections = "ABCDEFGHIJ".split("")
-  const { eventId, buyerIds } = await insertTestEvent({ sql: db.sql, redis, keys }, { rows: 50, cols: 50, sections, subsections: 10 })
+  const { eventId, buyerIds } = await insertTestEvent({ sql: db.sql, redis, keys }, { rows, cols, sections, subsections })
   const admin = kafka.admin()
   await admin.connect()
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }, { topic: `${topic}.dlq`, numPartitions: 1 }] })
@@ -55,7 +72,7 @@ try {
         event_id: eventId,
         buyer_id: buyerIds[n % buyerIds.length]!,
         section: sections[n % sections.length]!,
-        subsection: 1 + (Math.floor(n / sections.length) % 10),
+        subsection: 1 + (Math.floor(n / sections.length) % subsections),
         quantity: 1 + (n % 4),
       })
       return { key: commandKey(command.event_id, command.section, command.subsection), value: encodeCommand(command) }
@@ -76,7 +93,7 @@ try {
     groupId: uniqueName("drain-group"),
     concurrency,
     log,
-    batch: { sql: db.sql, redis, keys, log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
+    batch: { sql: db.sql, redis, keys, log, findSeats, grids: new Map(), verified: new Set() },
     onBatch: ({ size }) => {
       sizes.push(size)
       done += size
@@ -103,10 +120,12 @@ try {
   say("audit: checking PostgreSQL tickets, stats, bookings, Redis bits and counters agree")
   const problems = await auditEvent({ sql: db.sql, redis, keys }, eventId)
   const lines = [
+    `shape:           ${sections.length} sections × ${subsections} subsections × ${rows} × ${cols} seats; ${finderName} seat finder`,
     `commands:        ${total.toLocaleString()} in ${seconds.toFixed(2)} s = ${Math.round(total / seconds).toLocaleString()} commands/s`,
     `outcomes:        ${outcomes!.bookings.toLocaleString()} bookings (${outcomes!.reserved.toLocaleString()} pending_payment, ${outcomes!.failed.toLocaleString()} failed)`,
     `batches:         ${sizes.length.toLocaleString()}; size min ${sizes[0]} / p50 ${pct(50)} / p90 ${pct(90)} / max ${sizes.at(-1)}`,
     `reserver CPU:    ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${seconds.toFixed(1)} s wall (${(((cpu.user + cpu.system) / 1e6 / seconds) * 100).toFixed(0)}% of one core)`,
+    `seat finder:     ${finderTime.calls.toLocaleString()} calls, ${(finderTime.ns / 1e6).toFixed(0)} ms = ${(finderTime.ns / Math.max(1, finderTime.calls)).toFixed(0)} ns per call, ${((finderTime.ns / 1e3 / (cpu.user + cpu.system)) * 100).toFixed(1)}% of the reserver CPU`,
     `machine load:    1-min load average ${load.toFixed(2)} on ${cpus().length} cores (Kafka, PostgreSQL, Redis and this process)`,
     `audit:           ${problems.length === 0 ? "OK: no seat sold twice, every store agrees" : `${problems.length} problems, first: ${problems[0]}`}`,
   ]

@@ -189,12 +189,13 @@ describe("applyBatch", () => {
     expect(JSON.parse((await redis.get(keys.eventMeta(eventId)))!).status).toBe("available")
   })
 
-  test("a command for a subsection that does not exist is rejected, the rest applied", async () => {
+  test("a command for a subsection or a buyer that does not exist is rejected, the rest applied", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 2 })
     const ghost = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, section: "Z" })
+    const nobody = reserve({ event_id: eventId, buyer_id: 987_654_321 })
     const real = reserve({ event_id: eventId, buyer_id: buyerIds[0]! })
-    const result = await applyBatch(deps, [ghost, real])
-    expect(result.rejected.map((r) => r.reason)).toEqual([`Section Z-1 of event ${eventId} does not exist`])
+    const result = await applyBatch(deps, [ghost, nobody, real])
+    expect(result.rejected.map((r) => r.reason)).toEqual([`Section Z-1 of event ${eventId} does not exist`, "Buyer 987654321 does not exist"])
     expect(result.outcomes.map((o) => o.booking_id)).toEqual([real.booking_id])
   })
 

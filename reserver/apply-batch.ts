@@ -125,11 +125,23 @@ async function decideAndWrite(deps: BatchDeps, commands: Command[], phases?: Bat
   // 1-2. Grids, seat maps (Redis, or PostgreSQL when not yet verified) and replays.
   phases?.next("load")
   await forgetRecreatedEvents(redis, keys, deps.grids, deps.verified, [...new Set(commands.map((c) => c.event_id))])
-  const grids = await loadGrids(sql, deps.grids, commands.map(refOf))
+  const [grids, buyers] = await Promise.all([
+    loadGrids(sql, deps.grids, commands.map(refOf)),
+    // A command older than a data reset can name a buyer who no longer exists; rejecting it here
+    // keeps it from failing the whole batch's transaction on the foreign key.
+    sql<{ id: string }[]>`SELECT id FROM users WHERE id = ANY(${[...new Set(commands.map((c) => c.buyer_id))]}::bigint[])`,
+  ])
+  const knownBuyers = new Set(buyers.map((b) => Number(b.id)))
   const valid = commands.filter((c) => {
-    if (grids.has(commandKey(c.event_id, c.section, c.subsection))) return true
-    result.rejected.push({ command: c, reason: `Section ${subsectionLabel(c.section, c.subsection)} of event ${c.event_id} does not exist` })
-    return false
+    if (!grids.has(commandKey(c.event_id, c.section, c.subsection))) {
+      result.rejected.push({ command: c, reason: `Section ${subsectionLabel(c.section, c.subsection)} of event ${c.event_id} does not exist` })
+      return false
+    }
+    if (!knownBuyers.has(c.buyer_id)) {
+      result.rejected.push({ command: c, reason: `Buyer ${c.buyer_id} does not exist` })
+      return false
+    }
+    return true
   })
   const touched = [...new Set(valid.map((c) => commandKey(c.event_id, c.section, c.subsection)))].map((k) => grids.get(k)!)
   const fromRedis = touched.filter((g) => deps.verified.has(commandKey(g.eventId, g.section, g.subsection)))

@@ -137,6 +137,29 @@ describe("reserver consumer", () => {
     }
   })
 
+  test("more dead letters than one produce request can carry are all dead-lettered, and the partition moves on", async () => {
+    const t = await newTopics(1)
+    const { eventId, buyerIds } = await insertTestEvent({ sql: db.sql, redis, keys }, { rows: 1, cols: 5, sections: ["A"], subsections: 1 })
+    // One fetch brings about 1 MB of these; with the dead-letter headers added, sending them back
+    // in one produce request would exceed the broker's 1 MB limit.
+    const junk = Array.from({ length: 6000 }, (_, i) => ({ raw: `${i}:${"x".repeat(200)}`, key: `${eventId}:A-1` }))
+    const after = reserve({ event_id: eventId, buyer_id: buyerIds[0]! })
+    for (let i = 0; i < junk.length; i += 2000) await send(t.topic, junk.slice(i, i + 2000))
+    await send(t.topic, [after])
+    const reserver = await startReserver(t)
+    try {
+      await eventually(async () => ((await outcomes(eventId)).length === 1 ? true : undefined), 30_000, "the command after the junk decided")
+      const offsets = await admin.fetchTopicOffsets(t.dlq)
+      await eventually(async () => {
+        const [dlq] = await admin.fetchTopicOffsets(t.dlq)
+        return dlq!.high === "6000" ? true : undefined
+      }, 20_000, "6,000 dead letters")
+      expect(offsets.length).toBe(1)
+    } finally {
+      await reserver.stop()
+    }
+  })
+
   test("two reservers split the partitions; stopping one hands its partitions over, nothing lost or doubled", async () => {
     const t = await newTopics(6)
     const { eventId, buyerIds } = await insertTestEvent({ sql: db.sql, redis, keys }, { rows: 10, cols: 10, sections: ["A", "B", "C"], subsections: 4 })
@@ -196,6 +219,8 @@ describe("reserver consumer", () => {
       RESERVER_GROUP_ID: t.groupId,
       COMMAND_PARTITIONS: "4",
       LOG_LEVEL: "warn",
+      // Any free port: a reserver from `npm start` may hold the default one.
+      METRICS_PORT: "0",
     }
     const main = join(import.meta.dir, "main.ts")
     const spawn = () => Bun.spawn([process.execPath, main], { env, stdout: "ignore", stderr: "inherit" })

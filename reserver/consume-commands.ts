@@ -34,6 +34,8 @@ const isDeterministic = (error: unknown) => /^2[23]/.test(String((error as { cod
 
 const backoff = (attempt: number) => Math.min(100 * 2 ** attempt, 5_000)
 
+const DEAD_LETTER_CHUNK = 500
+
 /**
  * The reserver's consumer-group member: per partition batch it decodes the commands,
  * applies them (retrying transient failures without committing), dead-letters what
@@ -113,11 +115,13 @@ export function createCommandConsumer(options: ConsumerOptions) {
     const result = await applyWithRetry(payload, commands, dead, sources, deps)
     if (!result) return false
     for (const r of result.rejected) dead.push({ message: sources[commands.indexOf(r.command)]!, reason: r.reason })
-    if (dead.length > 0) {
+    // Chunks keep each produce request under the broker's message.max.bytes (1 MB by default):
+    // a batch can dead-letter thousands of commands at once, e.g. a backlog older than a reset.
+    for (let i = 0; i < dead.length; i += DEAD_LETTER_CHUNK) {
       await producer.send({
         topic: options.deadLetterTopic,
         acks: -1,
-        messages: dead.map(({ message, reason }) => ({
+        messages: dead.slice(i, i + DEAD_LETTER_CHUNK).map(({ message, reason }) => ({
           key: message.key,
           value: message.value,
           headers: {
@@ -129,7 +133,9 @@ export function createCommandConsumer(options: ConsumerOptions) {
           },
         })),
       })
-      log.warn("dead-lettered messages", { partition: batch.partition, count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))] })
+    }
+    if (dead.length > 0) {
+      log.warn("dead-lettered messages", { partition: batch.partition, count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))].slice(0, 5) })
     }
     // resolveOffset moves this member's fetch position; commitOffsets makes it the group's.
     payload.resolveOffset(batch.lastOffset())

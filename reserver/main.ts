@@ -2,7 +2,7 @@ import { loadConfig } from "../shared/config.ts"
 import { createRedis, createSql } from "../shared/clients.ts"
 import { createKafka, ensureTopics, topicLayout } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { findBestAvailable } from "../shared/seat-finder.ts"
+import { loadSeatFinder } from "../shared/native-seat-finder.ts"
 import { onShutdown } from "../shared/shutdown.ts"
 import { createTelemetry } from "../shared/telemetry.ts"
 import { createBatchMetrics } from "./batch-metrics.ts"
@@ -34,7 +34,7 @@ const reserver = createCommandConsumer({
   groupId: config.reserverGroupId,
   concurrency: config.reserverConcurrency,
   log,
-  batch: { sql, redis, keys: redisKeys(config.redisPrefix), log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
+  batch: { sql, redis, keys: redisKeys(config.redisPrefix), log, findSeats: loadSeatFinder(log, config.seatFinder), grids: new Map(), verified: new Set() },
   tracing,
   onAssign: (partitions) => {
     health.partitions = partitions

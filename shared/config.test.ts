@@ -23,6 +23,7 @@ describe("loadConfig", () => {
     ["LOG_LEVEL", "loud", /LOG_LEVEL: expected one of debug, info, warn, error/],
     ["COMMAND_TOPIC", "bad topic!", /COMMAND_TOPIC: not a valid Kafka topic name/],
     ["JWT_SECRET", "short", /JWT_SECRET: must be at least 32 characters/],
+    ["SEAT_FINDER", "c", /SEAT_FINDER: expected one of native, ts/],
   ])("rejects %s=%s with a message naming it", (name, value, message) => {
     let caught: unknown
     try {

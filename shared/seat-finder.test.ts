@@ -9,9 +9,13 @@ import {
   setTaken,
   type SeatFinder,
 } from "./seat-finder.ts"
+import { findBestAvailableNative, nativeSeatFinderProblem } from "./native-seat-finder.ts"
+import { mulberry32 } from "./seat-finder-samples.ts"
 
-// Every SeatFinder implementation (a native one may join) must pass the same contract suite.
+// Every SeatFinder implementation must pass the same contract suite; the native one wherever npm install built it.
 const finders: [string, SeatFinder][] = [["typescript", findBestAvailable]]
+if (findBestAvailableNative) finders.push(["native", findBestAvailableNative])
+else test.skip(`native seat finder contract suite: the addon is ${nativeSeatFinderProblem}`, () => {})
 
 function mapWith(rows: number, cols: number, taken: string[]): Uint8Array {
   const map = newSeatMap(rows, cols)
@@ -27,17 +31,6 @@ function positions(indexes: number[] | null, cols: number): string[] | null {
     const { row, seat } = seatOfIndex(i, cols)
     return `${row}-${seat}`
   })
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 // Deliberately naive: decodes the bitmap into rows of booleans, lists every run, sorts them.
