@@ -3,16 +3,17 @@
 // and measure until the last seat is pending_payment; then audit the result.
 //
 //   npm start                      # in another shell
-//   npm run bench:spike -- [--seats 2k|50k] [--concurrency 512]
+//   npm run bench:spike -- [--seats 2k|50k] [--concurrency 400]
 import { parseArgs } from "node:util"
 import { auditEvent } from "../shared/audit.ts"
+import { createHttpPool } from "./http-client.ts"
 import { lineChart, table, writeReport } from "./report.ts"
 import { baseUrl, login, machine, openStores, percentile, readEvent, requireStack, reseed, say } from "./stack.ts"
 
 const { values: args } = parseArgs({
   options: {
     seats: { type: "string", default: "2k" },
-    concurrency: { type: "string", default: "512" },
+    concurrency: { type: "string", default: "400" },
   },
 })
 const concurrency = Number(args.concurrency)
@@ -39,28 +40,26 @@ say(`${capacity.toLocaleString()} requests for ${capacity.toLocaleString()} seat
 const latencies: number[] = []
 const statuses: Record<string, number> = {}
 const accepted: string[] = []
-const sentAt: number[] = []
-let next = 0
-let lastSent = 0
+const answeredAt: number[] = []
+const pool = await createHttpPool(baseUrl, concurrency)
+const headers = { "content-type": "application/json", cookie }
 const started = performance.now()
-const worker = async () => {
-  while (next < requests.length) {
-    const body = requests[next++]!
-    const t0 = performance.now()
-    lastSent = t0
-    const res = await fetch(`${baseUrl}/api/booking`, { method: "POST", headers: { "content-type": "application/json", cookie }, body })
-    const answer = (await res.json()) as { id?: string; detail?: string }
-    const t1 = performance.now()
-    latencies.push(t1 - t0)
-    sentAt.push(t1 - started)
-    const key = res.status === 400 && answer.detail?.includes("No available seats") ? "400 sold out" : String(res.status)
+let lastSent = started
+await Promise.all(
+  requests.map(async (body) => {
+    const answer = await pool.send("POST", "/api/booking", headers, body)
+    lastSent = Math.max(lastSent, answer.sentAt)
+    latencies.push(answer.ms)
+    answeredAt.push(performance.now() - started)
+    const detail = answer.status === 202 ? undefined : (JSON.parse(answer.body) as { detail?: string }).detail
+    const key = answer.status === 400 && detail?.includes("No available seats") ? "400 sold out" : String(answer.status)
     statuses[key] = (statuses[key] ?? 0) + 1
-    if (res.status === 202 && answer.id) accepted.push(answer.id)
-  }
-}
-await Promise.all(Array.from({ length: concurrency }, worker))
+    if (answer.status === 202) accepted.push((JSON.parse(answer.body) as { id: string }).id)
+  }),
+)
 const allResponses = performance.now()
 const timeToSend = lastSent - started
+pool.close()
 
 say("waiting for the reserver to decide every accepted booking")
 let soldAt = allResponses
@@ -101,7 +100,7 @@ const lines = [
   `audit:                 ${problems.length === 0 ? `OK: ${reserved.toLocaleString()} seats pending_payment, none sold twice, every store agrees` : `${problems.length} problems: ${problems.slice(0, 3).join("; ")}`}`,
 ]
 const perSecond = new Map<number, number>()
-for (const t of sentAt) perSecond.set(Math.floor(t / 250), (perSecond.get(Math.floor(t / 250)) ?? 0) + 1)
+for (const t of answeredAt) perSecond.set(Math.floor(t / 250), (perSecond.get(Math.floor(t / 250)) ?? 0) + 1)
 const path = await writeReport(
   `spike-${args.seats}`,
   [

@@ -4,6 +4,8 @@ import { cpus, totalmem } from "node:os"
 import { join } from "node:path"
 import { createRedis, createSql } from "../shared/clients.ts"
 import { loadConfig } from "../shared/config.ts"
+import { createKafka } from "../shared/kafka.ts"
+import { createLogger } from "../shared/log.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 
 export const config = loadConfig(process.env)
@@ -33,8 +35,37 @@ export async function login(email = "b_1@t.com", password = "P@ssw0rd"): Promise
   return res.headers.get("set-cookie")!.split(";")[0]!
 }
 
+/** Commands on the command topic that the reserver group has not committed yet. */
+export async function reserverLag(): Promise<number> {
+  const admin = createKafka(config, createLogger("bench", "error"), "bench-lag").admin()
+  await admin.connect()
+  try {
+    const [ends, [group]] = await Promise.all([
+      admin.fetchTopicOffsets(config.commandTopic),
+      admin.fetchOffsets({ groupId: config.reserverGroupId, topics: [config.commandTopic] }),
+    ])
+    const committed = new Map(group!.partitions.map((p) => [p.partition, Number(p.offset)]))
+    return ends.reduce((lag, p) => lag + Number(p.high) - Math.max(0, committed.get(p.partition) ?? 0), 0)
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+/** Waits until the reserver has decided every queued command (a reset under a backlog would mix runs). */
+export async function waitForDrain(timeoutMs = 120_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  let lag = await reserverLag()
+  while (lag > 0 && Date.now() < deadline) {
+    await Bun.sleep(250)
+    lag = await reserverLag()
+  }
+  return lag
+}
+
 /** Wipes the data and seeds event 1 with the named seating config, as the old system's re-seed did. */
 export async function reseed(seats: string): Promise<void> {
+  const lag = await waitForDrain()
+  if (lag > 0) say(`warning: ${lag} commands still queued after 2 minutes; re-seeding anyway`)
   say(`re-seeding event 1 with the ${seats} seating config`)
   const proc = Bun.spawn([process.execPath, join(root, "gateway/seed-cli.ts"), "--reset"], {
     env: { ...process.env, SEATS: seats },

@@ -9,7 +9,7 @@ import autocannon from "autocannon"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { lineChart, table, writeReport } from "./report.ts"
-import { baseUrl, bookingBody, login, machine, openStores, percentile, readEvent, requireStack, reseed, root, say, type EventShape } from "./stack.ts"
+import { baseUrl, bookingBody, login, machine, reserverLag, waitForDrain, openStores, percentile, readEvent, requireStack, reseed, root, say, type EventShape } from "./stack.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -38,6 +38,8 @@ type Step = {
   statuses: Record<string, number>
   errors: number
   perSecond: { second: number; requests: number; p99: number }[]
+  /** Booking route: commands the reserver had not decided when the step ended, and how long it took to catch up. */
+  backlog?: { atEnd: number; drainSeconds: number }
 }
 
 const passes = (s: Step) => s.p99 <= p99Limit && s.errors === 0 && s.achieved >= s.target * 0.97
@@ -92,10 +94,17 @@ async function runStep(url: string, rate: number, headers: Record<string, string
 }
 
 const describe = (s: Step) =>
-  `${String(s.target).padStart(6)} req/s target → ${String(s.achieved).padStart(6)} achieved, p50 ${s.p50.toFixed(1)} p95 ${s.p95.toFixed(1)} p99 ${s.p99.toFixed(1)} max ${s.max.toFixed(0)} ms, ${JSON.stringify(s.statuses)}${s.errors ? `, ${s.errors} errors` : ""}`
+  `${String(s.target).padStart(6)} req/s target → ${String(s.achieved).padStart(6)} achieved, p50 ${s.p50.toFixed(1)} p95 ${s.p95.toFixed(1)} p99 ${s.p99.toFixed(1)} max ${s.max.toFixed(0)} ms, ${JSON.stringify(s.statuses)}${s.errors ? `, ${s.errors} errors` : ""}${s.backlog ? `, reserver backlog ${s.backlog.atEnd} (caught up in ${s.backlog.drainSeconds.toFixed(1)} s)` : ""}`
 
 // Ramps through the rates, then bisects between the last passing and the first failing one.
-async function rampAndCeiling(label: string, url: string, headers: Record<string, string>, body: () => string, beforeStep: (rate: number) => Promise<void>) {
+async function rampAndCeiling(
+  label: string,
+  url: string,
+  headers: Record<string, string>,
+  body: () => string,
+  beforeStep: (rate: number) => Promise<void>,
+  afterStep: (step: Step) => Promise<void> = async () => {},
+) {
   // Unmeasured warm-up: JIT, connection pools and caches, as a k6 ramp-up stage would do.
   const warm = await runStep(url, rates[0]!, headers, body, Number(args.warmup))
   say(`${label} warm-up (not counted): ${describe(warm)}`)
@@ -105,6 +114,7 @@ async function rampAndCeiling(label: string, url: string, headers: Record<string
   for (const rate of rates) {
     await beforeStep(rate)
     const step = await runStep(url, rate, headers, body)
+    await afterStep(step)
     steps.push(step)
     say(`${label}: ${describe(step)}`)
     if (passes(step)) lastPass = rate
@@ -118,6 +128,7 @@ async function rampAndCeiling(label: string, url: string, headers: Record<string
     const rate = lastPass * 2
     await beforeStep(rate)
     const step = await runStep(url, rate, headers, body)
+    await afterStep(step)
     steps.push(step)
     say(`${label}: ${describe(step)}`)
     if (passes(step)) lastPass = rate
@@ -130,6 +141,7 @@ async function rampAndCeiling(label: string, url: string, headers: Record<string
     const rate = Math.round((lo + hi) / 2 / 100) * 100
     await beforeStep(rate)
     const step = await runStep(url, rate, headers, body)
+    await afterStep(step)
     ceilingSteps.push(step)
     say(`${label} ceiling: ${describe(step)}`)
     if (passes(step)) lo = rate
@@ -157,7 +169,14 @@ const refillIfNeeded = async (rate: number) => {
 }
 
 say(`booking route: ${rates.join(", ")} req/s for ${duration} s each (p99 limit ${p99Limit} ms), event 1 = ${args.seats} seats`)
-const ours = await rampAndCeiling("booking", `${baseUrl}/api/booking`, { cookie }, body, refillIfNeeded)
+// Accepting is half the job: how far the reserver fell behind shows whether the rate is sustainable end to end.
+const measureBacklog = async (step: Step) => {
+  const atEnd = await reserverLag()
+  const started = performance.now()
+  await waitForDrain()
+  step.backlog = { atEnd, drainSeconds: (performance.now() - started) / 1000 }
+}
+const ours = await rampAndCeiling("booking", `${baseUrl}/api/booking`, { cookie }, body, refillIfNeeded, measureBacklog)
 
 let bare: Awaited<ReturnType<typeof rampAndCeiling>> | undefined
 if (args.reference && !args["no-reference"]) {
@@ -171,8 +190,19 @@ if (args.reference && !args["no-reference"]) {
 await stores.close()
 
 const rows = (steps: Step[]) =>
-  steps.map((s) => [s.target, s.achieved, s.avg.toFixed(1), s.p50.toFixed(1), s.p95.toFixed(1), s.p99.toFixed(1), s.max.toFixed(0), Object.entries(s.statuses).map(([c, n]) => `${c}: ${n}`).join(", "), s.errors])
-const header = ["target req/s", "achieved req/s", "avg ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "statuses", "errors"]
+  steps.map((s) => [
+    s.target,
+    s.achieved,
+    s.avg.toFixed(1),
+    s.p50.toFixed(1),
+    s.p95.toFixed(1),
+    s.p99.toFixed(1),
+    s.max.toFixed(0),
+    Object.entries(s.statuses).map(([c, n]) => `${c}: ${n}`).join(", "),
+    s.errors,
+    s.backlog ? `${s.backlog.atEnd} (${s.backlog.drainSeconds.toFixed(1)} s)` : "",
+  ])
+const header = ["target req/s", "achieved req/s", "avg ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "statuses", "errors", "reserver backlog at end (catch-up)"]
 const ratio = bare ? ((ours.ceiling / bare.ceiling) * 100).toFixed(0) : undefined
 const summary = [
   `Booking route ceiling (p99 ≤ ${p99Limit} ms, no errors): **${ours.ceiling.toLocaleString()} req/s**`,
