@@ -109,15 +109,20 @@ async function rampAndCeiling(
   const warm = await runStep(url, rates[0]!, headers, body, Number(args.warmup))
   say(`${label} warm-up (not counted): ${describe(warm)}`)
   const steps: Step[] = []
-  let lastPass = 0
-  let firstFail: number | undefined
-  for (const rate of rates) {
+  const ceilingSteps: Step[] = []
+  // One measured step: prepare, run, follow up, record; true when it passed.
+  const measure = async (rate: number, into: Step[], tag: string) => {
     await beforeStep(rate)
     const step = await runStep(url, rate, headers, body)
     await afterStep(step)
-    steps.push(step)
-    say(`${label}: ${describe(step)}`)
-    if (passes(step)) lastPass = rate
+    into.push(step)
+    say(`${label}${tag}: ${describe(step)}`)
+    return passes(step)
+  }
+  let lastPass = 0
+  let firstFail: number | undefined
+  for (const rate of rates) {
+    if (await measure(rate, steps, "")) lastPass = rate
     else {
       firstFail = rate
       break
@@ -126,25 +131,14 @@ async function rampAndCeiling(
   // Past the last listed rate with nothing broken: keep doubling until something breaks.
   while (firstFail === undefined && lastPass < 200_000) {
     const rate = lastPass * 2
-    await beforeStep(rate)
-    const step = await runStep(url, rate, headers, body)
-    await afterStep(step)
-    steps.push(step)
-    say(`${label}: ${describe(step)}`)
-    if (passes(step)) lastPass = rate
+    if (await measure(rate, steps, "")) lastPass = rate
     else firstFail = rate
   }
   let lo = lastPass
   let hi = firstFail ?? lastPass
-  const ceilingSteps: Step[] = []
   for (let i = 0; i < Number(args["ceiling-steps"]) && hi - lo > Math.max(100, lo * 0.05); i++) {
     const rate = Math.round((lo + hi) / 2 / 100) * 100
-    await beforeStep(rate)
-    const step = await runStep(url, rate, headers, body)
-    await afterStep(step)
-    ceilingSteps.push(step)
-    say(`${label} ceiling: ${describe(step)}`)
-    if (passes(step)) lo = rate
+    if (await measure(rate, ceilingSteps, " ceiling")) lo = rate
     else hi = rate
   }
   return { steps, ceilingSteps, ceiling: lo }
