@@ -117,6 +117,19 @@ export type PaidBooking = {
  * booking was no longer payable (a concurrent cancel won).
  */
 export async function payBooking(sql: Sql, id: string): Promise<PaidBooking | undefined> {
+  // The reserver releasing the same booking locks its tickets before the booking row, this
+  // transaction the other way round; PostgreSQL breaks such a deadlock by failing one side,
+  // and a second attempt here sees the winner's result.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await payOnce(sql, id)
+    } catch (error) {
+      if ((error as { code?: string }).code !== "40P01" || attempt >= 3) throw error
+    }
+  }
+}
+
+function payOnce(sql: Sql, id: string): Promise<PaidBooking | undefined> {
   return sql.begin(async (tx) => {
     const [booking] = await tx<{ paid_at: Date; quantity: number; event_id: string; section: string; subsection: number }[]>`
       UPDATE bookings SET status = 'completed', paid_at = now(), updated_at = now()
