@@ -43,19 +43,24 @@ export function httpMetrics(metrics: Metrics, log: Logger) {
     })
 }
 
+/** Whether a request gets an HTTP span: not scrapes, health checks or SSE streams. */
+export function isTraced(url: string): boolean {
+  const path = url.slice(url.indexOf("/", 8)).split("?", 1)[0]!
+  return path !== "/metrics" && path !== "/health" && !path.endsWith("/sse")
+}
+
 /**
  * The `@elysiajs/opentelemetry` plugin over this process's registered tracer provider:
  * one SERVER span per request, named by method and route pattern, continuing the caller's
- * trace. Loaded only when tracing is on; scrapes and health checks are not traced.
+ * trace. Loaded only when tracing is on; scrapes, health checks and SSE streams are not
+ * traced (a stream's span would stay open, with its attributes in memory, as long as the
+ * client listens: about 20 KiB more per open stream).
  */
 export async function createHttpTracing(tracing: Tracing): Promise<AnyElysia> {
   tracing.register()
   const { opentelemetry } = await import("@elysiajs/opentelemetry")
   return opentelemetry({
     serviceName: tracing.serviceName,
-    checkIfShouldTrace: (request) => {
-      const path = request.url.slice(request.url.indexOf("/", 8))
-      return path !== "/metrics" && path !== "/health"
-    },
+    checkIfShouldTrace: (request) => isTraced(request.url),
   })
 }
