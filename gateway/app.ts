@@ -1,5 +1,5 @@
 import { openapi } from "@elysiajs/openapi"
-import { Elysia, ValidationError as SchemaError, type AnyElysia } from "elysia"
+import { Elysia, ValidationError as SchemaError, type AnyElysia, type ElysiaAdapter } from "elysia"
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
 import type { Config } from "../shared/config.ts"
@@ -119,13 +119,16 @@ function createMethodLookup(routes: () => readonly { method: string; path: strin
   }
 }
 
+/** How the app is served; without an adapter Elysia picks Bun's (the Node adapter is for profiling under 0x and clinic). */
+export type GatewayOptions = { adapter?: ElysiaAdapter }
+
 /** Builds the gateway's HTTP app: routes, one error handler, no I/O of its own. */
-export function createGateway(deps: GatewayDeps) {
+export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}) {
   const { log } = deps
   // Bun's own body limit answers 413 without our JSON body, so it sits above ours as a memory guard only.
   // Bun resets a connection whose answer takes longer than idleTimeout (default 10 s); creating a
   // million-seat event takes about that long.
-  const app = new Elysia({ serve: { maxRequestBodySize: 16 * MAX_BODY_BYTES, idleTimeout: 120 } })
+  const app = new Elysia({ adapter: options.adapter, serve: { maxRequestBodySize: 16 * MAX_BODY_BYTES, idleTimeout: 120 } })
   // First, so that its span wraps every other hook; with tracing off it is not registered at all.
   if (deps.httpTracing) app.use(deps.httpTracing)
   const allowedMethods = createMethodLookup(() => app.routes)

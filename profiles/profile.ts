@@ -7,8 +7,7 @@
 import { mkdirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import autocannon from "autocannon"
-import { bookingBody, login, readEvent, requireStack, reseed, root, say } from "../bench/stack.ts"
+import { driveBookings, login, readEvent, requireStack, reseed, root, say } from "../bench/stack.ts"
 import { callTree, flameGraphSvg, topFrames } from "./flamegraph.ts"
 
 const { values: args, positionals } = parseArgs({
@@ -47,21 +46,8 @@ async function profileGateway() {
   const cookie = await login()
   const total = Number(args.requests)
   say(`driving ${total.toLocaleString()} bookings (best available, quantity 1-4) through the profiled gateway on :${port}`)
-  // autocannon, not fetch: Bun's fetch client costs more CPU than the gateway it would measure.
   const started = performance.now()
-  await new Promise<void>((resolve, reject) =>
-    autocannon(
-      {
-        url: `${url}/api/booking`,
-        method: "POST",
-        headers: { "content-type": "application/json", cookie },
-        connections: Number(args.concurrency),
-        amount: total,
-        requests: [{ setupRequest: (req) => ({ ...req, body: bookingBody(event) }) }],
-      },
-      (error) => (error ? reject(error) : resolve()),
-    ),
-  )
+  await driveBookings(url, cookie, event, total, Number(args.concurrency))
   say(`${total.toLocaleString()} requests in ${((performance.now() - started) / 1000).toFixed(1)} s; stopping the gateway`)
   gateway.kill("SIGINT")
   await gateway.exited

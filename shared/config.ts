@@ -1,4 +1,5 @@
-import { resolve } from "node:path"
+import { dirname, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
 
 /** Everything either process reads from its environment, validated and frozen. */
 export type Config = Readonly<{
@@ -206,7 +207,8 @@ const tracingConfig = (env: Env): TracingConfig => {
 }
 
 /** Project root (one level above shared/), used for default data paths. */
-export const projectRoot = resolve(import.meta.dir, "..")
+// import.meta.url, not Bun's import.meta.dir, so that the gateway also loads under Node (profiles/node/).
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 
 /** Reads and validates the environment once; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env): Config {

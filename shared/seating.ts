@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs"
-import { resolve } from "node:path"
+import { dirname, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
 
 /** One named price band of the venue, split into `subsections` identical blocks. */
 export type SectionConfig = { name: string; price: number; subsections: number }
@@ -104,7 +105,8 @@ export function totalSeats(config: SeatingConfig): number {
 }
 
 /** Default location of the named benchmark layouts: the shared folder beside the repository. */
-export const standardSeatingConfigsFile = resolve(import.meta.dir, "../../shared/seating_configs.json")
+// import.meta.url, not Bun's import.meta.dir, so that this module also loads under Node (profiles/node/).
+export const standardSeatingConfigsFile = resolve(dirname(fileURLToPath(import.meta.url)), "../../shared/seating_configs.json")
 
 /** Loads one named layout (such as "500" or "1m") from the standard file, validated; throws naming the known layouts. */
 export function loadStandardSeatingConfig(name: string, file: string = standardSeatingConfigsFile): SeatingConfig {

@@ -1,0 +1,74 @@
+import { Partitioners } from "kafkajs"
+import { loadConfig } from "../shared/config.ts"
+import { createRedis, createSql } from "../shared/clients.ts"
+import { resolveJwtSecret } from "../shared/dev-secret.ts"
+import { createKafka, ensureTopics, topicLayout } from "../shared/kafka.ts"
+import { redisKeys } from "../shared/redis-keys.ts"
+import { onShutdown } from "../shared/shutdown.ts"
+import { createTelemetry } from "../shared/telemetry.ts"
+import { createGateway, type GatewayOptions } from "./app.ts"
+import { createAuth } from "./auth.ts"
+import { createCommandProducer } from "./command-producer.ts"
+import { createEventCache } from "./event-cache.ts"
+import { createHealthCheck } from "./health.ts"
+import { createHttpTracing } from "./http-observability.ts"
+import { createLiveUpdates } from "./live-updates.ts"
+
+/** The gateway's composition root: reads `env`, builds the clients, listens and owns shutdown (gateway/main.ts under Bun, profiles/node/ under Node). */
+export async function startGateway(env: Parameters<typeof loadConfig>[0], options: GatewayOptions = {}): Promise<void> {
+  const config = loadConfig(env)
+  // Tracing is on only when an OTLP endpoint is configured; otherwise nothing of OpenTelemetry is loaded.
+  const { tracing, log, metrics } = await createTelemetry(config, "gateway")
+  const auth = createAuth({ secret: resolveJwtSecret(config), cookieSecure: config.cookieSecure })
+
+  const sql = createSql(config)
+  const redis = createRedis(config.redisUrl)
+  redis.on("error", (error) => log.warn("redis connection error", { error: error.message }))
+  const kafka = createKafka(config, log, `${config.kafkaClientId}-gateway`)
+  const admin = kafka.admin()
+  await admin.connect()
+  const partitions = await ensureTopics(admin, topicLayout(config))
+  log.info("kafka topics ready", { topic: config.commandTopic, partitions })
+
+  // Partitions are computed by createCommandProducer with Kafka's murmur2, as the Java client does.
+  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  const keys = redisKeys(config.redisPrefix)
+  const events = createEventCache({ sql, redis, keys })
+  // One subscriber connection per process, shared by every stream and the meta channel (see live-updates.ts).
+  const subscriber = redis.duplicate({ autoResubscribe: false })
+  subscriber.on("error", (error) => log.warn("redis subscriber error", { error: error.message }))
+  const live = createLiveUpdates(subscriber, log)
+  // An event whose status changed is dropped from the cache.
+  await live.subscribe(keys.metaChannel, (eventId) => events.invalidate(Number(eventId)))
+
+  const app = createGateway(
+    {
+      config,
+      log,
+      readiness: createHealthCheck({ sql, redis, admin }),
+      sql,
+      redis,
+      keys,
+      auth,
+      events,
+      commands: createCommandProducer(producer, config.commandTopic, partitions, { metrics, tracing, lingerMs: config.produceLingerMs }),
+      metrics,
+      tracing,
+      httpTracing: tracing && (await createHttpTracing(tracing)),
+      live,
+    },
+    options,
+  )
+  app.listen({ hostname: config.host, port: config.port })
+  log.info(`gateway listening on :${config.port}`, { host: config.host, port: config.port })
+
+  onShutdown(log, async () => {
+    // Ends the open event streams first: the server waits for every open answer before it stops.
+    await live.close()
+    // Elysia's Node adapter does not record its server, so app.stop() would throw there; exiting closes it.
+    if (app.server) await app.stop()
+    await producer.disconnect()
+    await Promise.allSettled([admin.disconnect(), sql.end({ timeout: 5 }), redis.quit(), tracing?.shutdown()])
+  })
+}

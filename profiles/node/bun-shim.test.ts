@@ -1,0 +1,28 @@
+import { describe, expect, test } from "bun:test"
+import { join } from "node:path"
+import { randomUUIDv7 } from "./bun-shim.ts"
+
+const root = join(import.meta.dir, "../..")
+
+describe("the Node shim's randomUUIDv7", () => {
+  test("makes version-7, RFC 9562 variant UUIDs that increase within one millisecond and across them", () => {
+    const ids = Array.from({ length: 10_000 }, () => randomUUIDv7())
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(new Set(ids).size).toBe(ids.length)
+    for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true)
+  })
+
+  test("carries the current time in its first 48 bits", () => {
+    const ms = Number.parseInt(randomUUIDv7().replace(/-/g, "").slice(0, 12), 16)
+    expect(Math.abs(ms - Date.now())).toBeLessThan(1_000)
+  })
+})
+
+test("the Node entry builds with bun build --target=node", async () => {
+  const outdir = join(root, "profiles/out/node-build-test")
+  const build = Bun.spawn([process.execPath, "build", "--target=node", "--outdir", outdir, join(root, "profiles/node/gateway-node.ts")], { stdout: "pipe", stderr: "pipe" })
+  const [code, stderr] = await Promise.all([build.exited, new Response(build.stderr).text()])
+  expect(stderr).toBe("")
+  expect(code).toBe(0)
+  expect(await Bun.file(join(outdir, "gateway-node.js")).exists()).toBe(true)
+}, 30_000)
