@@ -64,7 +64,8 @@ say(`starting ${command.map((part) => part.replace(root + "/", "")).join(" ")} o
 const profiler = Bun.spawn(command, {
   cwd: root,
   // DATA_DIR: the bundle cannot find the stack's data folder (and its JWT secret) by itself.
-  env: { ...process.env, PORT: String(port), LOG_LEVEL: "warn", DATA_DIR: config.dataDir },
+  // NO_INSIGHT: clinic otherwise waits, on its first run, for an answer about usage data.
+  env: { ...process.env, PORT: String(port), LOG_LEVEL: "warn", DATA_DIR: config.dataDir, NO_INSIGHT: "true" },
   stdout: "inherit",
   stderr: "inherit",
 })
