@@ -6,17 +6,32 @@ import { testConfig, testLogger } from "../shared/testing.ts"
 import { createHealthCheck } from "./health.ts"
 import { createTestGateway } from "./test-gateway.ts"
 
-// A Redis of this test's own, so stopping it does not disturb the shared one.
-const port = 40_000 + Math.floor(Math.random() * 20_000)
+// A Redis of this test's own, so stopping it does not disturb the shared one. Its port is one
+// the kernel just handed out (a random pick could hit a port another connection holds), and a
+// Redis that does not come up fails the test with its own output rather than as "unhealthy".
+const freePort = () => {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } })
+  const free = probe.port
+  probe.stop(true)
+  return free
+}
+const port = freePort()
 const startRedis = async () => {
   const proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdout: "ignore",
-    stderr: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
   })
   const probe = createRedis(`redis://127.0.0.1:${port}`)
   probe.on("error", () => {})
-  for (let i = 0; i < 100 && probe.status !== "ready"; i++) await Bun.sleep(50)
-  probe.disconnect()
+  try {
+    for (let i = 0; i < 300 && probe.status !== "ready"; i++) {
+      if (proc.exitCode !== null) throw new Error(`redis-server on :${port} exited: ${await new Response(proc.stdout).text()}`)
+      await Bun.sleep(50)
+    }
+    if (probe.status !== "ready") throw new Error(`redis-server on :${port} did not answer within 15 s`)
+  } finally {
+    probe.disconnect()
+  }
   return proc
 }
 
@@ -33,6 +48,7 @@ beforeAll(async () => {
   redisProc = await startRedis()
   client = redis()
   client.on("error", () => {})
+  await client.ping()
   admin = kafka.admin()
   await admin.connect()
 })

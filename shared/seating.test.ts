@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
   listSubsections,
   loadStandardSeatingConfig,
+  specSeatingConfigsFile,
   standardSeatingConfigsFile,
   totalSeats,
   validateSeatingConfig,
@@ -243,6 +244,11 @@ describe("listSubsections and totalSeats", () => {
 
   test("the standard file has layouts to check", () => {
     expect(Object.keys(standard).length).toBeGreaterThan(0)
+  })
+
+  // The repository's copy must not drift from the specification where that folder is present.
+  test.skipIf(!existsSync(specSeatingConfigsFile))("the repository's copy equals the specification's seating_configs.json", () => {
+    expect(standard).toEqual(JSON.parse(readFileSync(specSeatingConfigsFile, "utf8")))
   })
 
   test.each(Object.keys(standard))("standard layout %s: totalSeats equals total_seats", (name) => {

@@ -104,9 +104,15 @@ export function totalSeats(config: SeatingConfig): number {
   return config.rows * config.cols * config.sections.reduce((sum, s) => sum + s.subsections, 0)
 }
 
-/** Default location of the named benchmark layouts: the shared folder beside the repository. */
+/**
+ * The named benchmark layouts: a copy, kept in the repository so that a clone works wherever it
+ * lives, of `seating_configs.json` from the specification folder beside the repository.
+ */
 // import.meta.url, not Bun's import.meta.dir, so that this module also loads under Node (profiles/node/).
-export const standardSeatingConfigsFile = resolve(dirname(fileURLToPath(import.meta.url)), "../../shared/seating_configs.json")
+export const standardSeatingConfigsFile = resolve(dirname(fileURLToPath(import.meta.url)), "seating-configs.json")
+
+/** Where the specification's own copy would be: the `shared` folder beside the repository. */
+export const specSeatingConfigsFile = resolve(dirname(fileURLToPath(import.meta.url)), "../../shared/seating_configs.json")
 
 /** Loads one named layout (such as "500" or "1m") from the standard file, validated; throws naming the known layouts. */
 export function loadStandardSeatingConfig(name: string, file: string = standardSeatingConfigsFile): SeatingConfig {
