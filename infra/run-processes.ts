@@ -37,6 +37,13 @@ const stopAll = (signal: NodeJS.Signals) => {
 }
 process.on("SIGINT", () => stopAll("SIGINT"))
 process.on("SIGTERM", () => stopAll("SIGTERM"))
+// `kill <pid of npm start>` ends npm without passing the signal on; once this process is
+// orphaned it stops both children instead of leaving them serving with no one to stop them.
+const parent = process.ppid
+const orphanWatch = setInterval(() => {
+  if (process.ppid !== parent) stopAll("SIGTERM")
+}, 500)
+orphanWatch.unref()
 
 const first = await Promise.race(children.map(async ({ name, child }) => ({ name, code: await child.exited })))
 if (!stopping) {
