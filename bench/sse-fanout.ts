@@ -53,6 +53,7 @@ async function waitHealthy(base: string, seconds: number) {
 
 // --- the stack under test ---------------------------------------------------------------------
 const children: Bun.Subprocess[] = []
+let stopping = false
 let cleanup = async () => {}
 let base = args.url
 let gatewayPid = args.pid ? Number(args.pid) : undefined
@@ -66,6 +67,8 @@ if (!base) {
     COMMAND_TOPIC: uniqueName("sse-cmd"),
     RESERVER_GROUP_ID: uniqueName("sse-group"),
     PORT: String(port),
+    // Its own metrics port too: the reserver of a running `npm start` holds the default one.
+    METRICS_PORT: String(freePort()),
     LOG_LEVEL: "warn",
     JWT_SECRET: "bench-secret-bench-secret-bench-secret",
   }
@@ -74,7 +77,17 @@ if (!base) {
   }
   base = `http://127.0.0.1:${port}`
   gatewayPid = children[0]!.pid
+  // A process that dies would otherwise show up only as updates that never arrive.
+  for (const [i, child] of children.entries()) {
+    void child.exited.then((code) => {
+      if (!stopping) {
+        console.error(`[sse] ERROR: ${i === 0 ? "gateway" : "reserver"} exited with code ${code}`)
+        process.exit(1)
+      }
+    })
+  }
   cleanup = async () => {
+    stopping = true
     for (const child of children) child.kill("SIGTERM")
     await Promise.all(children.map((c) => c.exited))
     await db.drop()
