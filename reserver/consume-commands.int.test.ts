@@ -6,7 +6,7 @@ import { encodeCommand, type Command, type ReserveCommand } from "../shared/comm
 import { commandKey, createKafka } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
-import { createTestDatabase, eventually, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, eventually, startScratchRedis, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
 import { auditEvent } from "../shared/audit.ts"
 import { insertTestEvent, release, reserve } from "./test-fixtures.ts"
@@ -51,7 +51,7 @@ const send = (topic: string, commands: (Command | { raw: string; key: string })[
     ),
   })
 
-const startReserver = async (t: { topic: string; dlq: string; groupId: string }, onAssign?: (partitions: number[]) => void) => {
+const startReserver = async (t: { topic: string; dlq: string; groupId: string }, onAssign?: (partitions: number[]) => void, seatRedis = redis) => {
   const reserver = createCommandConsumer({
     kafka,
     topic: t.topic,
@@ -60,7 +60,7 @@ const startReserver = async (t: { topic: string; dlq: string; groupId: string },
     concurrency: 2,
     log,
     onAssign,
-    batch: { sql: db.sql, redis, keys, log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
+    batch: { sql: db.sql, redis: seatRedis, keys, log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
   })
   await reserver.start()
   return reserver
@@ -199,6 +199,42 @@ describe("reserver consumer", () => {
       expect(await auditEvent({ sql: db.sql, redis, keys }, eventId)).toEqual([])
     } finally {
       await second.stop()
+    }
+  })
+
+  test("Redis down for a while: batches are retried without committing, and every booking gets one outcome once it is back", async () => {
+    const scratch = await startScratchRedis()
+    const seatRedis = createRedis(scratch.url)
+    seatRedis.on("error", () => {})
+    const t = await newTopics(2)
+    const { eventId, buyerIds } = await insertTestEvent({ sql: db.sql, redis: seatRedis, keys }, { rows: 5, cols: 10, sections: ["A"], subsections: 2 })
+    const book = (i: number) => reserve({ event_id: eventId, buyer_id: buyerIds[i % 5]!, subsection: 1 + (i % 2), quantity: 1 + (i % 3) })
+    const reserver = await startReserver(t, undefined, seatRedis)
+    try {
+      await send(t.topic, [book(0)])
+      await eventually(async () => ((await outcomes(eventId)).length === 1 ? true : undefined), 30_000, "the first outcome")
+
+      await scratch.stop()
+      const during = Array.from({ length: 30 }, (_, i) => book(i + 1))
+      await send(t.topic, during)
+      // Several failed attempts and backoffs: nothing is decided while the seat maps are out of reach.
+      await Bun.sleep(2_000)
+      expect((await outcomes(eventId)).length).toBe(1)
+
+      await scratch.start()
+      await eventually(async () => ((await outcomes(eventId)).length === 31 ? true : undefined), 30_000, "every outcome after Redis came back")
+      // The consumer kept running: a command sent now is decided too.
+      await send(t.topic, [book(99)])
+      const rows = await eventually(async () => {
+        const r = await outcomes(eventId)
+        return r.length === 32 ? r : undefined
+      }, 30_000, "the outcome of a later command")
+      expect(new Set(rows.map((r) => r.id)).size).toBe(32)
+      expect(await auditEvent({ sql: db.sql, redis: seatRedis, keys }, eventId)).toEqual([])
+    } finally {
+      await reserver.stop()
+      seatRedis.disconnect()
+      await scratch.close()
     }
   })
 

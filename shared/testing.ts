@@ -1,4 +1,8 @@
 // Helpers for *.int.test.ts files: isolation by unique names on the real local services.
+import Redis from "ioredis"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import postgres, { type Sql } from "postgres"
 import { loadConfig, type Config } from "./config.ts"
 import { migrate } from "./db/migrate.ts"
@@ -56,4 +60,55 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     await Bun.sleep(50)
   }
   throw new Error(`timed out after ${ms}ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`)
+}
+
+/** A redis-server of one test's own, which the test may stop and start again (its data kept on disk). */
+export type ScratchRedis = { url: string; start: () => Promise<void>; stop: () => Promise<void>; close: () => Promise<void> }
+
+/**
+ * Starts a Redis on a port the kernel just handed out (a random pick could hit one another
+ * connection holds), with append-only persistence in a temporary folder so that a stop and
+ * start keeps its data. A Redis that does not come up fails loudly with its own output.
+ */
+export async function startScratchRedis(): Promise<ScratchRedis> {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } })
+  const port = probe.port
+  probe.stop(true)
+  const dir = mkdtempSync(join(tmpdir(), "scratch-redis-"))
+  const url = `redis://127.0.0.1:${port}`
+  let proc: Bun.Subprocess<"ignore", "pipe", "pipe"> | undefined
+  const start = async () => {
+    proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes"], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    })
+    const answers = async () => {
+      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      client.on("error", () => {})
+      try {
+        await client.connect()
+        return (await client.ping()) === "PONG"
+      } catch {
+        return false
+      } finally {
+        client.disconnect()
+      }
+    }
+    for (let i = 0; !(await answers()); i++) {
+      if (proc.exitCode !== null) throw new Error(`redis-server on :${port} exited: ${await new Response(proc.stdout).text()}`)
+      if (i >= 300) throw new Error(`redis-server on :${port} did not answer within 15 s`)
+      await Bun.sleep(50)
+    }
+  }
+  const stop = async () => {
+    proc?.kill("SIGTERM")
+    await proc?.exited
+  }
+  const close = async () => {
+    await stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  await start()
+  return { url, start, stop, close }
 }
