@@ -189,6 +189,21 @@ describe("applyBatch", () => {
     expect(JSON.parse((await redis.get(keys.eventMeta(eventId)))!).status).toBe("available")
   })
 
+  // Batch steps of different partitions run at once; each used to miss the other's last seats.
+  test("two batch steps of one event at once: the event is sold out after both, and available after both release", async () => {
+    for (let round = 0; round < 10; round++) {
+      const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 1, sections: ["A", "B"] })
+      const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, section: "A" })
+      const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, section: "B" })
+      await Promise.all([applyBatch(deps, [a]), applyBatch(deps, [b])])
+      const status = async () => (await db.sql`SELECT status FROM events WHERE id = ${eventId}`)[0]!.status
+      expect(await status()).toBe("sold_out")
+      await Promise.all([applyBatch(deps, [release(a)]), applyBatch(deps, [release(b)])])
+      expect(await status()).toBe("available")
+      expect(await auditEvent(deps, eventId)).toEqual([])
+    }
+  })
+
   test("a command for a subsection or a buyer that does not exist is rejected, the rest applied", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 2 })
     const ghost = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, section: "Z" })

@@ -415,6 +415,11 @@ async function writeOutcomes(sql: Sql, subs: Map<string, Sub>, bookings: Map<str
                     ${deltas.map((d) => d.reserved)}::int[]) AS v(event_id, section, subsection, available, reserved)
         WHERE s.event_id = v.event_id AND s.section = v.section AND s.subsection = v.subsection`
     }
+    // Two batch steps of different partitions can run at once and share an event. Locking the
+    // event rows (in id order, so two steps cannot wait on each other) before reading the totals
+    // makes the later step wait for the earlier one's commit and count its seats too; without it
+    // each step missed the other's last seats and a sold-out event stayed "available".
+    await tx`SELECT id FROM events WHERE id = ANY(${eventIds}::bigint[]) ORDER BY id FOR NO KEY UPDATE`
     const touched = [...subs.values()].map((sub) => sub.grid)
     const statRows = await tx<{ event_id: string; section: string; subsection: number; available: number; reserved: number; sold: number }[]>`
       SELECT s.event_id, s.section, s.subsection, s.available, s.reserved, s.sold
