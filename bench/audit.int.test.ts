@@ -53,3 +53,9 @@ test("Redis disagreeing with PostgreSQL is caught", async () => {
   await redis.setbit(keys.seats(eventId, "A", 1), 0, 0)
   expect(await auditEvent({ sql: db.sql, redis, keys }, eventId)).toContain("A-1 seat 1-1: redis bit 0, ticket reserved")
 })
+
+test("a sold-out event still marked available is caught", async () => {
+  const { eventId } = await soldEvent()
+  await db.sql`UPDATE events SET status = 'available' WHERE id = ${eventId}`
+  expect(await auditEvent({ sql: db.sql, redis, keys }, eventId)).toContain("event status available with 0 seats free")
+})

@@ -45,5 +45,11 @@ export async function auditEvent(deps: { sql: Sql; redis: Redis; keys: RedisKeys
     WHERE b.event_id = ${eventId} AND b.status IN ('pending_payment', 'completed')
     GROUP BY 1 HAVING count(*) > 1`
   for (const d of doubles) problems.push(`seat ${d.seat} sold twice: bookings ${d.bookings.join(", ")}`)
+  // An event on sale is sold_out exactly when no seat is free.
+  const [event] = await sql<{ status: string }[]>`SELECT status FROM events WHERE id = ${eventId}`
+  const free = subs.reduce((sum, s) => sum + s.available, 0)
+  if (event && (event.status === "available" || event.status === "sold_out") && (event.status === "sold_out") !== (free === 0)) {
+    problems.push(`event status ${event.status} with ${free} seats free`)
+  }
   return problems
 }
