@@ -92,6 +92,7 @@ try {
     deadLetterTopic: `${topic}.dlq`,
     groupId: uniqueName("drain-group"),
     concurrency,
+    mergeLimit: config.reserverMergeLimit,
     log,
     batch: { sql: db.sql, redis, keys, log, findSeats, grids: new Map(), verified: new Set() },
     onBatch: ({ size }) => {

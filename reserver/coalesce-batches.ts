@@ -9,21 +9,40 @@ type Job = { commands: Command[]; resolve: (result: BatchResult) => void; reject
  * partition, which is most of a small batch's cost. Safe because a subsection belongs to
  * one partition, and one partition never has two batches in flight, so merged batches
  * never share a subsection; each partition still commits its own offsets afterwards.
+ *
+ * Merging stops at `mergeLimit` commands: the rest of the turn's batches form further steps
+ * that run at the same time, so that one step's decisions (this process's CPU) overlap
+ * another's transaction (PostgreSQL's), and two transactions use two PostgreSQL backends.
  */
-export function createBatchCoalescer(apply: (commands: Command[]) => Promise<BatchResult>) {
+export function createBatchCoalescer(apply: (commands: Command[]) => Promise<BatchResult>, mergeLimit = Infinity) {
   let waiting: Job[] = []
   let scheduled = false
 
-  const run = async () => {
-    scheduled = false
-    const jobs = waiting
-    waiting = []
+  const runGroup = async (jobs: Job[]) => {
     try {
       const merged = await apply(jobs.flatMap((job) => job.commands))
       for (const job of jobs) job.resolve(shareOf(merged, job.commands))
     } catch (error) {
       for (const job of jobs) job.reject(error)
     }
+  }
+
+  const run = () => {
+    scheduled = false
+    const jobs = waiting
+    waiting = []
+    let group: Job[] = []
+    let size = 0
+    for (const job of jobs) {
+      if (group.length > 0 && size + job.commands.length > mergeLimit) {
+        void runGroup(group)
+        group = []
+        size = 0
+      }
+      group.push(job)
+      size += job.commands.length
+    }
+    if (group.length > 0) void runGroup(group)
   }
 
   return (commands: Command[]): Promise<BatchResult> =>

@@ -13,6 +13,8 @@ export type ConsumerOptions = {
   deadLetterTopic: string
   groupId: string
   concurrency: number
+  /** Most commands one batch step merges from partition batches that arrive together (coalesce-batches.ts); no limit when unset. */
+  mergeLimit?: number
   log: Logger
   batch: BatchDeps
   /** Called with this member's partitions whenever the group (re)assigns them. */
@@ -60,7 +62,7 @@ export function createCommandConsumer(options: ConsumerOptions) {
     options.onAssign?.(partitions)
   })
 
-  const coalesced = createBatchCoalescer((commands) => applyBatch(options.batch, commands))
+  const coalesced = createBatchCoalescer((commands) => applyBatch(options.batch, commands), options.mergeLimit)
 
   const applyWithRetry = async (payload: EachBatchPayload, commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], deps: BatchDeps) => {
     for (let attempt = 0; ; attempt++) {

@@ -33,6 +33,7 @@ const reserver = createCommandConsumer({
   deadLetterTopic: config.deadLetterTopic,
   groupId: config.reserverGroupId,
   concurrency: config.reserverConcurrency,
+  mergeLimit: config.reserverMergeLimit,
   log,
   batch: { sql, redis, keys: redisKeys(config.redisPrefix), log, findSeats: loadSeatFinder(log, config.seatFinder), grids: new Map(), verified: new Set() },
   tracing,

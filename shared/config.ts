@@ -19,6 +19,8 @@ export type Config = Readonly<{
   deadLetterTopic: string
   reserverGroupId: string
   reserverConcurrency: number
+  /** RESERVER_MERGE_LIMIT: partition batches that arrive together are merged into one step up to this many commands. */
+  reserverMergeLimit: number
   /** SEAT_FINDER: the reserver's best-available seat finder; `native` falls back to `ts` when the addon is not built. */
   seatFinder: "native" | "ts"
   jwtSecret: string | undefined
@@ -238,6 +240,7 @@ export function loadConfig(env: Env): Config {
     deadLetterTopic: topicName(env, "DEAD_LETTER_TOPIC", `${commandTopic}.dlq`),
     reserverGroupId: text(env, "RESERVER_GROUP_ID", "ticketing-reserver"),
     reserverConcurrency: integer(env, "RESERVER_CONCURRENCY", 4, 1, 64),
+    reserverMergeLimit: integer(env, "RESERVER_MERGE_LIMIT", 2_000, 1, 1_000_000),
     seatFinder: oneOf(env, "SEAT_FINDER", "native", ["native", "ts"] as const),
     jwtSecret,
     cookieSecure: bool(env, "COOKIE_SECURE", false),
