@@ -118,7 +118,7 @@ stop_postgres() {
 
 # ---------- Redis ----------
 
-redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG; }
+redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 
 start_redis() {
   command -v redis-server >/dev/null || apt_install redis-server
