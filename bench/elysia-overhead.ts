@@ -5,9 +5,10 @@
 //
 //   bun bench/elysia-overhead.ts [--requests 100000] [--rounds 2]
 import autocannon from "autocannon"
-import { Elysia, t } from "elysia"
+import { Elysia } from "elysia"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
+import { createBookingBody } from "../gateway/booking-routes.ts"
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -40,18 +41,9 @@ if (positionals[0] === "serve") {
       },
     })
   } else {
-    // The same schema as gateway/booking-routes.ts.
-    const body = t.Object({
-      event_id: t.Integer(),
-      section: t.String({ minLength: 1, maxLength: 10 }),
-      subsection: t.Integer(),
-      seat_selection_mode: t.Union([t.Literal("manual"), t.Literal("best_available")]),
-      seat_positions: t.Optional(t.Array(t.String(), { default: [] })),
-      quantity: t.Integer(),
-    })
     new Elysia()
       .derive(({ request }) => ({ cookie: request.headers.get("cookie") }))
-      .post("/api/booking", ({ body, status }) => status(202, answer(body)), { body })
+      .post("/api/booking", ({ body, status }) => status(202, answer(body)), { body: createBookingBody })
       .listen(port)
   }
   console.log("ready")

@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { createTestDatabase, uniqueName } from "../shared/testing.ts"
+import { createTestDatabase, freePort, uniqueName } from "../shared/testing.ts"
 import { openSse, type SseClient } from "../gateway/test-sse-client.ts"
 import { machine, percentile } from "./stack.ts"
 
@@ -34,13 +34,6 @@ const root = join(import.meta.dir, "..")
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
 const ms = (n: number) => `${n.toFixed(1)} ms`
-
-const freePort = () => {
-  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() })
-  const { port } = probe
-  probe.stop(true)
-  return port
-}
 
 async function waitHealthy(base: string, seconds: number) {
   for (let i = 0; i < seconds * 4; i++) {

@@ -22,7 +22,8 @@ export const parseBookingId = (raw: string): string => {
 
 const notFound = () => new AppError(404, "Booking not found")
 
-const createBookingBody = t.Object({
+/** The body schema of POST /api/booking (also served by bench/elysia-overhead.ts). */
+export const createBookingBody = t.Object({
   event_id: t.Integer(),
   section: t.String({ minLength: 1, maxLength: 10 }),
   subsection: t.Integer(),

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { createRedis } from "../shared/clients.ts"
 import { parsePrometheusText, type Exposition } from "../shared/prometheus-text.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { createTestDatabase, eventually, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, eventually, freePort, uniqueName, type TestDatabase } from "../shared/testing.ts"
 
 const root = join(import.meta.dir, "..")
 const jaeger = `http://127.0.0.1:${process.env.JAEGER_QUERY_PORT ?? "16686"}`
@@ -26,13 +26,6 @@ let gateway: Child
 let reserver: Child
 let gatewayUrl: string
 let reserverUrl: string
-
-const freePort = () => {
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() })
-  const port = probe.port!
-  probe.stop(true)
-  return port
-}
 
 // Keeps every output line (the pipe must be drained) for the log assertions and for failure messages.
 const start = (name: "gateway" | "reserver", env: Record<string, string>): Child => {

@@ -62,18 +62,23 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
   throw new Error(`timed out after ${ms}ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`)
 }
 
+/** A loopback port the kernel just handed out and is free again (a random pick could hit one another connection holds). */
+export const freePort = (): number => {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } })
+  const { port } = probe
+  probe.stop(true)
+  return port
+}
+
 /** A redis-server of one test's own, which the test may stop and start again (its data kept on disk). */
 export type ScratchRedis = { url: string; start: () => Promise<void>; stop: () => Promise<void>; close: () => Promise<void> }
 
 /**
- * Starts a Redis on a port the kernel just handed out (a random pick could hit one another
- * connection holds), with append-only persistence in a temporary folder so that a stop and
- * start keeps its data. A Redis that does not come up fails loudly with its own output.
+ * Starts a Redis on a free port with append-only persistence in a temporary folder, so that a
+ * stop and start keeps its data. A Redis that does not come up fails loudly with its own output.
  */
 export async function startScratchRedis(): Promise<ScratchRedis> {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } })
-  const port = probe.port
-  probe.stop(true)
+  const port = freePort()
   const dir = mkdtempSync(join(tmpdir(), "scratch-redis-"))
   const url = `redis://127.0.0.1:${port}`
   let proc: Bun.Subprocess<"ignore", "pipe", "pipe"> | undefined
