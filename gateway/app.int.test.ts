@@ -48,7 +48,7 @@ test("a body that is not JSON is 415 on a JSON route", async () => {
 
 test("an unexpected failure is 500 Internal server error with one log line", async () => {
   const lines: string[] = []
-  const broken = postgres("postgres://postgres@127.0.0.1:55432/no_such_database", { max: 1, onnotice: () => {} })
+  const broken = postgres("postgres://postgres@127.0.0.1:25432/no_such_database", { max: 1, onnotice: () => {} })
   const down = await createTestGateway({ sql: broken, log: createLogger("gateway", "error", {}, (line) => lines.push(line) > 0) })
   try {
     expect(await down.call("GET", "/api/event")).toEqual({ status: 500, headers: expect.anything(), body: { detail: "Internal server error" } })

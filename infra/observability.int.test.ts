@@ -115,7 +115,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of [gateway, reserver]) child?.proc.kill("SIGTERM")
   await Promise.all([gateway?.proc.exited, reserver?.proc.exited])
-  const redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:56379")
+  const redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:26379")
   const stale = await redis.keys(redisKeys(prefix).all)
   if (stale.length) await redis.del(...stale)
   await redis.quit()

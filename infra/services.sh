@@ -39,6 +39,16 @@ apt_install() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Dies with a clear message when any TCP socket (a listener or one end of a connection)
+# holds the port, since the service about to start could not bind it.
+require_port_free() {
+  local port="$1" variable="$2" holders
+  command -v ss >/dev/null || return 0
+  holders="$(ss -Htanp "sport = :$port" 2>/dev/null | head -n 3)"
+  [ -z "$holders" ] || die "port $port is in use, so the service cannot listen on it; set $variable to another port. Sockets on it:
+$holders"
+}
+
 pid_alive() { [ -f "$1" ] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
 
 # wait_for <what> <seconds> <log file> <command...>: polls until the command succeeds.
@@ -94,10 +104,11 @@ max_wal_size = 4GB
 checkpoint_timeout = 15min
 EOF
   fi
+  require_port_free "$PG_PORT" PG_PORT
   touch "$LOG_DIR/postgres.log"
   is_root && chown postgres:postgres "$LOG_DIR/postgres.log"
   say "starting postgres on 127.0.0.1:$PG_PORT"
-  as_pg "$bin/pg_ctl" -D "$PG_DIR" -l "$LOG_DIR/postgres.log" -w -t 60 start >/dev/null \
+  as_pg "$bin/pg_ctl" -D "$PG_DIR" -l "$LOG_DIR/postgres.log" -o "-p $PG_PORT" -w -t 60 start >/dev/null \
     || { tail -n 20 "$LOG_DIR/postgres.log" >&2; die "postgres failed to start"; }
   wait_for postgres 60 "$LOG_DIR/postgres.log" pg_ready
   as_pg "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
@@ -127,6 +138,7 @@ start_redis() {
     say "redis already running on :$REDIS_PORT"; return
   fi
   if port_open "$REDIS_PORT"; then die "port $REDIS_PORT is taken by something that is not redis; set REDIS_PORT"; fi
+  require_port_free "$REDIS_PORT" REDIS_PORT
   mkdir -p "$REDIS_DIR"
   cat >"$REDIS_DIR/redis.conf" <<EOF
 bind 127.0.0.1
@@ -248,6 +260,8 @@ start_kafka() {
     pid_alive "$RUN_DIR/kafka.pid" || say "note: a broker this checkout did not start listens on :$KAFKA_PORT; reusing it"
     say "kafka already running on :$KAFKA_PORT"; return
   fi
+  require_port_free "$KAFKA_PORT" KAFKA_PORT
+  require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
   write_kafka_config
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     say "formatting Kafka storage (KRaft, standalone)"

@@ -5,9 +5,9 @@ describe("loadConfig", () => {
   test("defaults describe the local stack", () => {
     const config = loadConfig({})
     expect(config.port).toBe(8200)
-    expect(config.databaseUrl).toBe("postgres://postgres@127.0.0.1:55432/ticketing")
-    expect(config.redisUrl).toBe("redis://127.0.0.1:56379")
-    expect(config.kafkaBrokers).toEqual(["127.0.0.1:59092"])
+    expect(config.databaseUrl).toBe("postgres://postgres@127.0.0.1:25432/ticketing")
+    expect(config.redisUrl).toBe("redis://127.0.0.1:26379")
+    expect(config.kafkaBrokers).toEqual(["127.0.0.1:29092"])
     expect(config.deadLetterTopic).toBe("ticketing.booking-commands.dlq")
     expect(Object.isFrozen(config)).toBe(true)
   })
