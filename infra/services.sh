@@ -39,12 +39,13 @@ apt_install() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Dies with a clear message when any TCP socket (a listener or one end of a connection)
-# holds the port, since the service about to start could not bind it.
+# Dies with a clear message when a TCP socket (a listener or one end of a connection) holds
+# the port, since the service about to start could not bind it. TIME-WAIT sockets are left
+# out: they remain for a minute after a service stops and do not block its restart.
 require_port_free() {
   local port="$1" variable="$2" holders
   command -v ss >/dev/null || return 0
-  holders="$(ss -Htanp "sport = :$port" 2>/dev/null | head -n 3)"
+  holders="$(ss -Htanp exclude time-wait "sport = :$port" 2>/dev/null | head -n 3)"
   [ -z "$holders" ] || die "port $port is in use, so the service cannot listen on it; set $variable to another port. Sockets on it:
 $holders"
 }
