@@ -6,9 +6,9 @@
 //   bun bench/elysia-overhead.ts [--requests 100000] [--rounds 2]
 import autocannon from "autocannon"
 import { Elysia } from "elysia"
-import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { createBookingBody } from "../gateway/booking-routes.ts"
+import { cpuTicks } from "./process-cpu.ts"
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -48,10 +48,6 @@ if (positionals[0] === "serve") {
   }
   console.log("ready")
 } else {
-  const cpuTicks = (pid: number) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-    return Number(fields[11]) + Number(fields[12])
-  }
   const load = {
     url: `http://127.0.0.1:${port}/api/booking`,
     method: "POST" as const,
@@ -67,9 +63,11 @@ if (positionals[0] === "serve") {
       await reader.read() // "ready"
       await autocannon({ ...load, amount: 20_000 }) // warm-up
       const before = cpuTicks(server.pid)
+      const started = performance.now()
       const result = await autocannon({ ...load, amount: requests })
+      const seconds = (performance.now() - started) / 1000
       const micros = ((cpuTicks(server.pid) - before) * 10_000) / requests
-      console.log(`round ${round} ${mode.padEnd(6)} ${Math.round(result.requests.average)} req/s, server CPU ${micros.toFixed(1)} µs per request, non-2xx ${result.non2xx}`)
+      console.log(`round ${round} ${mode.padEnd(6)} ${Math.round(requests / seconds)} req/s, server CPU ${micros.toFixed(1)} µs per request, non-2xx ${result.non2xx}`)
       server.kill()
       await server.exited
     }

@@ -1,4 +1,3 @@
-import { Partitioners } from "kafkajs"
 import { loadConfig } from "../shared/config.ts"
 import { createRedis, createSql } from "../shared/clients.ts"
 import { resolveJwtSecret } from "../shared/dev-secret.ts"
@@ -8,7 +7,7 @@ import { onShutdown } from "../shared/shutdown.ts"
 import { createTelemetry } from "../shared/telemetry.ts"
 import { createGateway, type GatewayOptions } from "./app.ts"
 import { createAuth } from "./auth.ts"
-import { createCommandProducer } from "./command-producer.ts"
+import { createCommandProducer, createKafkaSender } from "./command-producer.ts"
 import { createEventCache } from "./event-cache.ts"
 import { createHealthCheck } from "./health.ts"
 import { createHttpTracing } from "./http-observability.ts"
@@ -31,8 +30,7 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
   log.info("kafka topics ready", { topic: config.commandTopic, partitions })
 
   // Partitions are computed by createCommandProducer with Kafka's murmur2, as the Java client does.
-  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
+  const producer = createKafkaSender({ brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-gateway`, topic: config.commandTopic })
   const keys = redisKeys(config.redisPrefix)
   const events = createEventCache({ sql, redis, keys })
   // One subscriber connection per process, shared by every stream and the meta channel (see live-updates.ts).
@@ -52,7 +50,7 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
       keys,
       auth,
       events,
-      commands: createCommandProducer(producer, config.commandTopic, partitions, { metrics, tracing, lingerMs: config.produceLingerMs }),
+      commands: createCommandProducer(producer.send, config.commandTopic, partitions, { metrics, tracing, lingerMs: config.produceLingerMs }),
       metrics,
       tracing,
       httpTracing: tracing && (await createHttpTracing(tracing)),
@@ -68,7 +66,7 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
     await live.close()
     // Elysia's Node adapter does not record its server, so app.stop() would throw there; exiting closes it.
     if (app.server) await app.stop()
-    await producer.disconnect()
+    await producer.close()
     await Promise.allSettled([admin.disconnect(), sql.end({ timeout: 5 }), redis.quit(), tracing?.shutdown()])
   })
 }

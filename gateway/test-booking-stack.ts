@@ -1,12 +1,11 @@
 // Helpers for *.int.test.ts files that book end to end: a test gateway listening on a real port, with a
 // real Kafka producer and a reserver in this process, so bookings get outcomes and notifications.
-import type { Producer } from "kafkajs"
 import { createKafka } from "../shared/kafka.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { eventually, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
 import { createCommandConsumer } from "../reserver/consume-commands.ts"
 import type { GatewayDeps } from "./app.ts"
-import { createCommandProducer } from "./command-producer.ts"
+import { createCommandProducer, createKafkaSender } from "./command-producer.ts"
 import { createTestGateway } from "./test-gateway.ts"
 
 type User = { cookie: string; user: { id: number } }
@@ -20,9 +19,8 @@ export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
   await admin.connect()
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 4 }, { topic: `${topic}.dlq`, numPartitions: 1 }] })
   await admin.disconnect()
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false })
-  await producer.connect()
-  const gw = await createTestGateway(overrides, () => ({ commands: createCommandProducer(producer, topic, 4) }))
+  const producer = createKafkaSender({ brokers: testConfig().kafkaBrokers, clientId: uniqueName("live-test"), topic })
+  const gw = await createTestGateway(overrides, () => ({ commands: createCommandProducer(producer.send, topic, 4) }))
   const reserver = createCommandConsumer({
     kafka,
     topic,
@@ -77,7 +75,7 @@ export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
     await gw.live.close()
     await gw.app.stop(true)
     await reserver.stop()
-    await producer.disconnect()
+    await producer.close()
     await gw.close()
   }
 

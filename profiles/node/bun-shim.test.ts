@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { join } from "node:path"
-import { randomUUIDv7 } from "./bun-shim.ts"
+import { polyfillPromiseWithResolvers, randomUUIDv7 } from "./bun-shim.ts"
 
 const root = join(import.meta.dir, "../..")
 
@@ -16,6 +16,24 @@ describe("the Node shim's randomUUIDv7", () => {
     const ms = Number.parseInt(randomUUIDv7().replace(/-/g, "").slice(0, 12), 16)
     expect(Math.abs(ms - Date.now())).toBeLessThan(1_000)
   })
+})
+
+test("the Promise.withResolvers polyfill resolves and rejects like the built-in one", async () => {
+  const builtIn = Promise.withResolvers
+  try {
+    // @ts-expect-error removed to stand for Node 20, which lacks it
+    delete Promise.withResolvers
+    polyfillPromiseWithResolvers()
+    expect(Promise.withResolvers).not.toBe(builtIn)
+    const ok = Promise.withResolvers<number>()
+    ok.resolve(7)
+    expect(await ok.promise).toBe(7)
+    const bad = Promise.withResolvers<number>()
+    bad.reject(new Error("no"))
+    await expect(bad.promise).rejects.toThrow("no")
+  } finally {
+    Promise.withResolvers = builtIn
+  }
 })
 
 test("the Node entry builds with bun build --target=node", async () => {

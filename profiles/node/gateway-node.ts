@@ -2,7 +2,7 @@
 // builds it with `bun build --target=node` and runs the bundle).
 import { node } from "@elysiajs/node"
 import { startGateway } from "../../gateway/start-gateway.ts"
-import { installBunShim } from "./bun-shim.ts"
+import { installBunShim, polyfillPromiseWithResolvers } from "./bun-shim.ts"
 
 // In the bundle import.meta.url names the bundle, so config's default data folder would be wrong; the JWT
 // secret file lives there, and the profile signs its session token with it.
@@ -10,6 +10,7 @@ if (!process.env.DATA_DIR && !process.env.JWT_SECRET) {
   console.error("gateway-node: set DATA_DIR (the stack's .data folder) or JWT_SECRET")
   process.exit(2)
 }
+polyfillPromiseWithResolvers()
 await startGateway(process.env, { adapter: node() })
 // Only now, once listening: Elysia reads `typeof Bun` when it loads and crossws refuses to serve with a
 // global Bun. No request can run before this line (startGateway returns in the same microtask as listen).
