@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import type { Admin } from "kafkajs"
 import { decodeCommand, type ReserveCommand } from "../shared/commands.ts"
 import { commandKey, createKafka, partitionFor } from "../shared/kafka.ts"
+import { createLogger } from "../shared/log.ts"
 import { freePort, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
 import { createCommandProducer, createKafkaSender } from "./command-producer.ts"
 
@@ -89,13 +90,29 @@ describe("the gateway's command producer on the local broker", () => {
     expect(message!.traceparent).toBe(traceparent)
   })
 
-  test("with no broker to reach, the send fails after its retries instead of hanging", async () => {
-    const sender = createKafkaSender({ brokers: [`127.0.0.1:${freePort()}`], clientId: uniqueName("gateway"), topic: "nowhere" })
-    const producer = createCommandProducer(sender.send, "nowhere", 1)
+  test("with no broker to reach, the send fails after its retries instead of hanging, and says why once", async () => {
+    const port = freePort()
+    const sender = createKafkaSender({ brokers: [`127.0.0.1:${port}`], clientId: uniqueName("gateway"), topic: "nowhere" })
+    const lines: string[] = []
+    const log = createLogger("gateway", "warn", {}, (line) => lines.push(line))
+    const producer = createCommandProducer(sender.send, "nowhere", 1, { log })
     const started = performance.now()
-    await expect(producer.send(reserve(1, "A", 1))).rejects.toThrow()
+    // Two produce requests (the second queued after the first left) that fail within moments of each other.
+    const first = producer.send(reserve(1, "A", 1))
+    await Bun.sleep(20)
+    const settled = await Promise.allSettled([first, producer.send(reserve(2, "A", 1))])
+    expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected"])
     // Five retries 250 ms apart; the bound is generous so a busy machine does not fail it.
     expect(performance.now() - started).toBeLessThan(60_000)
+    // One warning for both: the second failure is counted toward the next one, a second or more later.
+    expect(lines).toHaveLength(1)
+    const warning = JSON.parse(lines[0]!)
+    expect(warning).toMatchObject({ level: "warn", msg: "kafka produce failed; bookings answered 503", commands: 1 })
+    expect(warning.error).toContain("ECONNREFUSED")
+    await Bun.sleep(1_000)
+    await expect(producer.send(reserve(3, "A", 1))).rejects.toThrow()
+    expect(lines).toHaveLength(2)
+    expect(JSON.parse(lines[1]!)).toMatchObject({ commands: 2 })
     await sender.close()
   }, 90_000)
 })

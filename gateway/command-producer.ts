@@ -2,6 +2,7 @@ import { context, SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api
 import { Producer, stringSerializer } from "@platformatic/kafka"
 import { encodeCommand, type Command } from "../shared/commands.ts"
 import { commandKey, partitionFor } from "../shared/kafka.ts"
+import type { Logger } from "../shared/log.ts"
 import { LATENCY_BUCKETS, SIZE_BUCKETS, type Metrics } from "../shared/metrics.ts"
 import { kafkaAttributes, type Tracing } from "../shared/tracing.ts"
 
@@ -50,6 +51,17 @@ export function createKafkaSender(options: { brokers: readonly string[]; clientI
   }
 }
 
+/** An error's message and those of its first nested error or cause, down to the one that says what happened. */
+export function errorChain(error: unknown): string {
+  const messages: string[] = []
+  for (let e = error as { message?: string; errors?: unknown[]; cause?: unknown } | undefined; e && messages.length < 8; ) {
+    const message = e.message ?? String(e)
+    if (messages.at(-1) !== message) messages.push(message)
+    e = (e.errors?.[0] ?? e.cause) as typeof e
+  }
+  return messages.join(": ")
+}
+
 type Pending = OutgoingCommand & {
   resolve: () => void
   reject: (error: unknown) => void
@@ -58,7 +70,7 @@ type Pending = OutgoingCommand & {
 }
 
 /** Commands per produce request at most, and where the producer reports its metrics and spans. */
-export type CommandProducerOptions = { maxBatch?: number; lingerMs?: number; metrics?: Metrics; tracing?: Tracing }
+export type CommandProducerOptions = { maxBatch?: number; lingerMs?: number; metrics?: Metrics; tracing?: Tracing; log?: Logger }
 
 /**
  * Produces booking commands with acks=all, coalescing every command queued in one
@@ -71,7 +83,7 @@ export type CommandProducerOptions = { maxBatch?: number; lingerMs?: number; met
  * header and `messaging.batch.message_count` says how many commands shared the request.
  */
 export function createCommandProducer(sendBatch: SendBatch, topic: string, partitions: number, options: CommandProducerOptions = {}) {
-  const { maxBatch = 5_000, lingerMs = 0, metrics, tracing } = options
+  const { maxBatch = 5_000, lingerMs = 0, metrics, tracing, log } = options
   let queue: Pending[] = []
   let scheduled = false
   const produceSeconds = metrics?.histogram("kafka_produce_duration_seconds", "Time from sending a produce request to the broker's acks=all answer.", LATENCY_BUCKETS)
@@ -79,6 +91,17 @@ export function createCommandProducer(sendBatch: SendBatch, topic: string, parti
   const produced = metrics?.counter("kafka_produced_messages_total", "Commands the broker acknowledged, by outcome.", ["result"])
   const acked = produced?.labels("ok")
   const failed = produced?.labels("error")
+  // While the broker is away every batch fails: one warning a second, with the count since the last.
+  let lastWarned = -Infinity
+  let failedSinceWarned = 0
+  const warnFailed = (error: unknown, commands: number) => {
+    failedSinceWarned += commands
+    const now = performance.now()
+    if (!log || now - lastWarned < 1_000) return
+    log.warn("kafka produce failed; bookings answered 503", { error: errorChain(error), commands: failedSinceWarned })
+    lastWarned = now
+    failedSinceWarned = 0
+  }
 
   const settle = (batch: Pending[], error?: unknown) => {
     for (const p of batch) {
@@ -114,6 +137,7 @@ export function createCommandProducer(sendBatch: SendBatch, topic: string, parti
           (error) => {
             produceSeconds?.observe((performance.now() - started) / 1000)
             failed?.inc(batch.length)
+            warnFailed(error, batch.length)
             settle(batch, error)
           },
         )

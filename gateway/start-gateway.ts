@@ -50,7 +50,7 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
       keys,
       auth,
       events,
-      commands: createCommandProducer(producer.send, config.commandTopic, partitions, { metrics, tracing, lingerMs: config.produceLingerMs }),
+      commands: createCommandProducer(producer.send, config.commandTopic, partitions, { metrics, tracing, log, lingerMs: config.produceLingerMs }),
       metrics,
       tracing,
       httpTracing: tracing && (await createHttpTracing(tracing)),
