@@ -10,6 +10,7 @@ import { parseArgs } from "node:util"
 import { config, driveBookings, openStores, readEvent, requireStack, reseed, root, say } from "../bench/stack.ts"
 import { resolveJwtSecret } from "../shared/dev-secret.ts"
 import { COOKIE_NAME, createAuth, type AuthUser } from "../gateway/auth.ts"
+import { buildNodeBundle } from "./node/bundle.ts"
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,7 +30,6 @@ const url = `http://127.0.0.1:${port}`
 const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)
 const outDir = join(root, "profiles/out", `node-${tool}-${stamp}`)
 mkdirSync(outDir, { recursive: true })
-const bundle = join(root, "profiles/out/node-build/gateway-node.js")
 const bin = (name: string) => join(root, "node_modules/.bin", name)
 
 // A token signed with the stack's secret, not a login: the seeded users' argon2id hashes cannot be
@@ -50,11 +50,7 @@ await requireStack()
 if (args.reseed) await reseed(args.reseed)
 
 say("building the Node bundle")
-const build = Bun.spawn([process.execPath, "build", "--target=node", "--outdir", join(root, "profiles/out/node-build"), join(root, "profiles/node/gateway-node.ts")], {
-  stdout: "ignore",
-  stderr: "inherit",
-})
-if ((await build.exited) !== 0) throw new Error("bun build --target=node failed")
+const bundle = await buildNodeBundle(join(root, "profiles/out/node-build"))
 
 const command =
   tool === "0x"

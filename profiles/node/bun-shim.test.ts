@@ -1,8 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { join } from "node:path"
 import { polyfillPromiseWithResolvers, randomUUIDv7 } from "./bun-shim.ts"
-
-const root = join(import.meta.dir, "../..")
 
 describe("the Node shim's randomUUIDv7", () => {
   test("makes version-7, RFC 9562 variant UUIDs that increase within one millisecond and across them", () => {
@@ -35,12 +32,3 @@ test("the Promise.withResolvers polyfill resolves and rejects like the built-in 
     Promise.withResolvers = builtIn
   }
 })
-
-test("the Node entry builds with bun build --target=node", async () => {
-  const outdir = join(root, "profiles/out/node-build-test")
-  const build = Bun.spawn([process.execPath, "build", "--target=node", "--outdir", outdir, join(root, "profiles/node/gateway-node.ts")], { stdout: "pipe", stderr: "pipe" })
-  const [code, stderr] = await Promise.all([build.exited, new Response(build.stderr).text()])
-  expect(stderr).toBe("")
-  expect(code).toBe(0)
-  expect(await Bun.file(join(outdir, "gateway-node.js")).exists()).toBe(true)
-}, 30_000)

@@ -1,0 +1,19 @@
+// Builds the gateway's Node bundle (profiles/node/gateway-node.ts) for the Node profilers.
+import { join } from "node:path"
+
+const root = join(import.meta.dir, "../..")
+
+// Left out of the bundle and loaded from node_modules at run time: @platformatic/kafka reads a
+// .wasm file next to its own module, which a bundle would not have beside it.
+const EXTERNAL = ["@platformatic/kafka"]
+
+/** Runs `bun build --target=node` into `outdir`; answers the bundle's path, or throws with the build's stderr. */
+export async function buildNodeBundle(outdir: string): Promise<string> {
+  const build = Bun.spawn(
+    [process.execPath, "build", "--target=node", ...EXTERNAL.flatMap((name) => ["--external", name]), "--outdir", outdir, join(root, "profiles/node/gateway-node.ts")],
+    { stdout: "ignore", stderr: "pipe" },
+  )
+  const [code, stderr] = await Promise.all([build.exited, new Response(build.stderr).text()])
+  if (code !== 0 || stderr !== "") throw new Error(`bun build --target=node failed (exit ${code}): ${stderr}`)
+  return join(outdir, "gateway-node.js")
+}

@@ -1,0 +1,94 @@
+// The gateway's Node bundle, as the Node profilers run it, against the real services: it must
+// start, sign users in and accept a booking into Kafka under the machine's Node.
+import { afterAll, beforeAll, expect, test } from "bun:test"
+import { join } from "node:path"
+import { redisKeys } from "../../shared/redis-keys.ts"
+import { createRedis } from "../../shared/clients.ts"
+import { createTestDatabase, freePort, testConfig, uniqueName, type TestDatabase } from "../../shared/testing.ts"
+import { resetData } from "../../gateway/seed.ts"
+import { buildNodeBundle } from "./bundle.ts"
+
+const root = join(import.meta.dir, "../..")
+let db: TestDatabase
+let gateway: ReturnType<typeof Bun.spawn> | undefined
+let output = ""
+const port = freePort()
+const base = `http://127.0.0.1:${port}`
+const prefix = uniqueName("node")
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  const bundle = await buildNodeBundle(join(root, "profiles/out/node-build-test"))
+  gateway = Bun.spawn(["node", bundle], {
+    env: {
+      ...process.env,
+      NODE_ENV: "test",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATABASE_URL: db.url,
+      REDIS_PREFIX: prefix,
+      COMMAND_TOPIC: uniqueName("cmd"),
+      JWT_SECRET: "a-test-secret-of-at-least-32-characters",
+      LOG_LEVEL: "warn",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  for (const stream of [gateway.stdout, gateway.stderr] as ReadableStream<Uint8Array>[]) {
+    void (async () => {
+      for await (const chunk of stream) output += new TextDecoder().decode(chunk)
+    })()
+  }
+  for (let i = 0; i < 300; i++) {
+    if (gateway.exitCode !== null) break
+    if ((await fetch(`${base}/health`).catch(() => undefined))?.status === 200) return
+    await Bun.sleep(100)
+  }
+  throw new Error(`the Node gateway did not answer healthy (exit ${gateway.exitCode}):\n${output}`)
+}, 60_000)
+
+afterAll(async () => {
+  gateway?.kill("SIGTERM")
+  await gateway?.exited
+  const redis = createRedis(testConfig().redisUrl)
+  await resetData({ sql: db.sql, redis, keys: redisKeys(prefix) })
+  redis.disconnect()
+  await db.drop()
+})
+
+async function call(method: string, path: string, body: unknown, cookie?: string) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) },
+    body: JSON.stringify(body),
+  })
+  return { status: res.status, body: (await res.json()) as Record<string, any>, cookie: res.headers.get("set-cookie")?.split(";")[0] }
+}
+
+async function signedIn(role: "seller" | "buyer"): Promise<string> {
+  const email = `${uniqueName(role)}@example.com`
+  expect((await call("POST", "/api/user", { email, password: "P@ssw0rd", name: role, role })).status).toBe(201)
+  const login = await call("POST", "/api/user/login", { email, password: "P@ssw0rd" })
+  expect(login.status).toBe(200)
+  return login.cookie!
+}
+
+test("under Node, the gateway bundle signs users in and answers a booking 202 once Kafka has it", async () => {
+  const seller = await signedIn("seller")
+  const event = await call(
+    "POST",
+    "/api/event",
+    { name: "Node show", description: "A show", venue_name: "Hall", seating_config: { rows: 2, cols: 5, sections: [{ name: "A", price: 100, subsections: 1 }] } },
+    seller,
+  )
+  expect(event.status).toBe(201)
+  const buyer = await signedIn("buyer")
+  const booking = await call(
+    "POST",
+    "/api/booking",
+    { event_id: event.body.id, section: "A", subsection: 1, seat_selection_mode: "best_available", seat_positions: [], quantity: 2 },
+    buyer,
+  )
+  expect({ status: booking.status, output }).toEqual({ status: 202, output: expect.any(String) })
+  expect(booking.body).toMatchObject({ status: "processing", quantity: 2 })
+}, 60_000)
