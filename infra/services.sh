@@ -39,15 +39,21 @@ apt_install() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Dies with a clear message when a TCP socket (a listener or one end of a connection) holds
-# the port, since the service about to start could not bind it. TIME-WAIT sockets are left
-# out: they remain for a minute after a service stops and do not block its restart.
-require_port_free() {
-  local port="$1" variable="$2" holders
+# Before a service starts listening on a port: if other TCP sockets (not TIME-WAIT) still use
+# that port, as the closing connections of a service that just stopped do, waits up to 10 s for
+# them to go, then names the ones left. Servers bind with SO_REUSEADDR, so most leftovers do
+# not stop them; when one does, the start fails with "Address already in use" and this note
+# says which socket held the port.
+check_port_holders() {
+  local port="$1" variable="$2" holders="" i
   command -v ss >/dev/null || return 0
-  holders="$(ss -Htanp exclude time-wait "sport = :$port" 2>/dev/null | head -n 3)"
-  [ -z "$holders" ] || die "port $port is in use, so the service cannot listen on it; set $variable to another port. Sockets on it:
-$holders"
+  for ((i = 0; i < 40; i++)); do
+    holders="$(ss -Htanp exclude time-wait "sport = :$port" 2>/dev/null | head -n 3)"
+    [ -n "$holders" ] || return 0
+    sleep 0.25
+  done
+  say "note: port $port is still used by these sockets; if the start fails with 'Address already in use', set $variable to another port:"
+  printf '%s\n' "$holders" | sed 's/^/[services]   /'
 }
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
@@ -105,7 +111,7 @@ max_wal_size = 4GB
 checkpoint_timeout = 15min
 EOF
   fi
-  require_port_free "$PG_PORT" PG_PORT
+  check_port_holders "$PG_PORT" PG_PORT
   touch "$LOG_DIR/postgres.log"
   is_root && chown postgres:postgres "$LOG_DIR/postgres.log"
   say "starting postgres on 127.0.0.1:$PG_PORT"
@@ -139,7 +145,7 @@ start_redis() {
     say "redis already running on :$REDIS_PORT"; return
   fi
   if port_open "$REDIS_PORT"; then die "port $REDIS_PORT is taken by something that is not redis; set REDIS_PORT"; fi
-  require_port_free "$REDIS_PORT" REDIS_PORT
+  check_port_holders "$REDIS_PORT" REDIS_PORT
   mkdir -p "$REDIS_DIR"
   cat >"$REDIS_DIR/redis.conf" <<EOF
 bind 127.0.0.1
@@ -261,8 +267,8 @@ start_kafka() {
     pid_alive "$RUN_DIR/kafka.pid" || say "note: a broker this checkout did not start listens on :$KAFKA_PORT; reusing it"
     say "kafka already running on :$KAFKA_PORT"; return
   fi
-  require_port_free "$KAFKA_PORT" KAFKA_PORT
-  require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
+  check_port_holders "$KAFKA_PORT" KAFKA_PORT
+  check_port_holders "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
   write_kafka_config
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     say "formatting Kafka storage (KRaft, standalone)"
