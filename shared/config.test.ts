@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test"
-import { ConfigError, loadConfig } from "./config.ts"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { ConfigError, loadConfig, projectRoot } from "./config.ts"
 
 describe("loadConfig", () => {
   test("defaults describe the local stack", () => {
@@ -10,6 +12,22 @@ describe("loadConfig", () => {
     expect(config.kafkaBrokers).toEqual(["127.0.0.1:29092"])
     expect(config.deadLetterTopic).toBe("ticketing.booking-commands.dlq")
     expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  test("the service scripts' default ports (infra/env.sh) are the processes' defaults, outside Linux's ephemeral range", () => {
+    const script = readFileSync(join(projectRoot, "infra/env.sh"), "utf8")
+    const port = (name: string) => Number(new RegExp(`\\$\\{${name}:=(\\d+)\\}`).exec(script)?.[1])
+    const config = loadConfig({})
+    expect(new URL(config.databaseUrl).port).toBe(String(port("PG_PORT")))
+    expect(new URL(config.redisUrl).port).toBe(String(port("REDIS_PORT")))
+    expect(config.kafkaBrokers).toEqual([`127.0.0.1:${port("KAFKA_PORT")}`])
+    // A listener cannot bind a port an outgoing connection happens to hold (32768-60999 by default).
+    for (const name of ["PG_PORT", "REDIS_PORT", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "OTLP_GRPC_PORT", "OTLP_HTTP_PORT", "JAEGER_QUERY_PORT", "JAEGER_QUERY_GRPC_PORT"]) {
+      const value = port(name)
+      expect({ name, inRange: value >= 1024 && value < 32768 }).toEqual({ name, inRange: true })
+    }
+    expect(config.port).toBeLessThan(32768)
+    expect(config.metricsPort).toBeLessThan(32768)
   })
 
   test.each([
