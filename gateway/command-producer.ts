@@ -21,7 +21,7 @@ export type SendBatch = (messages: OutgoingCommand[]) => Promise<void>
 export type KafkaSender = { send: SendBatch; close(): Promise<void> }
 
 /**
- * The Kafka client behind the command producer: @platformatic/kafka, which spends 19-45% less
+ * The Kafka client behind the command producer: @platformatic/kafka, which spends 12-45% less
  * CPU per command than kafkajs in `npm run bench:kafka-clients` (in the gateway's flame graph
  * the client's share is about the same; profiles/README.md). kafkajs still serves the admin
  * calls and the reserver's consumer group.
