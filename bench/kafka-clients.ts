@@ -5,20 +5,29 @@
 // do. Reports throughput and CPU per command of this process and of the broker (from /proc,
 // when .data/run/kafka.pid names it). Needs the services (`npm run services:start`).
 //
+// `consume` measures the other side, the reserver's: a topic pre-filled with the commands is read
+// by a fresh consumer group of each client, every command decoded as the reserver decodes it and
+// offsets committed as it goes (kafkajs: per partition batch, as the reserver does; the other:
+// every 1,000 messages, its stream handing out single messages). The clock starts at the first
+// message, so the group join is not counted.
+//
 //   bun bench/kafka-clients.ts [--commands 100000] [--clients 400] [--rounds 2] [--linger 2]
+//   bun bench/kafka-clients.ts consume [--commands 200000] [--rounds 2]
+import { Consumer } from "@platformatic/kafka"
 import { Partitioners } from "kafkajs"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { createCommandProducer, createKafkaSender, type KafkaSender } from "../gateway/command-producer.ts"
-import type { ReserveCommand } from "../shared/commands.ts"
+import { decodeCommand, encodeCommand, type ReserveCommand } from "../shared/commands.ts"
 import { loadConfig, projectRoot } from "../shared/config.ts"
-import { createKafka } from "../shared/kafka.ts"
+import { commandKey, createKafka, partitionFor } from "../shared/kafka.ts"
 import { createLogger } from "../shared/log.ts"
 import { uniqueName } from "../shared/testing.ts"
 import { cpuTicks } from "./process-cpu.ts"
 
-const { values: args } = parseArgs({
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     commands: { type: "string", default: "100000" },
     clients: { type: "string", default: "400" },
@@ -119,9 +128,107 @@ async function run(name: string) {
   )
 }
 
-console.log(`${total} commands from ${clients} clients, linger ${args.linger} ms, ${partitions} partitions, acks=all`)
-for (let round = 1; round <= Number(args.rounds); round++) {
-  for (const name of Object.keys(senders)) await run(name)
+/** Reads `count` commands of the topic with a fresh group; resolves with seconds and CPU µs from the first message to the last. */
+type Reader = (count: number) => Promise<{ seconds: number; cpuMicros: number }>
+
+const timer = () => {
+  let t0 = 0
+  let cpu0: NodeJS.CpuUsage | undefined
+  return {
+    start() {
+      if (cpu0) return
+      t0 = performance.now()
+      cpu0 = process.cpuUsage()
+    },
+    stop() {
+      const cpu = process.cpuUsage(cpu0)
+      return { seconds: (performance.now() - t0) / 1000, cpuMicros: cpu.user + cpu.system }
+    },
+  }
+}
+
+const readers: Record<string, Reader> = {
+  kafkajs: async (count) => {
+    const consumer = kafka.consumer({ groupId: uniqueName("bench-kafkajs") })
+    await consumer.connect()
+    await consumer.subscribe({ topic, fromBeginning: true })
+    const clock = timer()
+    let seen = 0
+    const result = await new Promise<{ seconds: number; cpuMicros: number }>((resolve, reject) => {
+      consumer
+        .run({
+          autoCommit: false,
+          partitionsConsumedConcurrently: 4,
+          eachBatch: async ({ batch }) => {
+            clock.start()
+            for (const message of batch.messages) decodeCommand(message.value)
+            await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }])
+            seen += batch.messages.length
+            if (seen >= count) resolve(clock.stop())
+          },
+        })
+        .catch(reject)
+    })
+    await consumer.disconnect()
+    return result
+  },
+  "@platformatic/kafka": async (count) => {
+    const consumer = new Consumer({ groupId: uniqueName("bench-platformatic"), clientId: "bench-kafka-clients", bootstrapBrokers: [...config.kafkaBrokers] })
+    const stream = await consumer.consume({ topics: [topic], mode: "committed", fallbackMode: "earliest", autocommit: false, maxWaitTime: 100 })
+    const clock = timer()
+    let seen = 0
+    const last = new Map<number, { offset: bigint; leaderEpoch: number }>()
+    const commit = () =>
+      consumer.commit({ offsets: [...last].map(([partition, at]) => ({ topic, partition, offset: at.offset + 1n, leaderEpoch: at.leaderEpoch })) })
+    const result = await new Promise<{ seconds: number; cpuMicros: number }>((resolve, reject) => {
+      stream.on("error", reject)
+      stream.on("data", (message) => {
+        clock.start()
+        decodeCommand(message.value)
+        last.set(message.partition, { offset: message.offset, leaderEpoch: message.leaderEpoch })
+        if (++seen % 1_000 === 0 || seen >= count) {
+          commit().then(() => {
+            if (seen >= count) resolve(clock.stop())
+          }, reject)
+        }
+      })
+    })
+    await stream.close()
+    await consumer.close()
+    return result
+  },
+}
+
+if (positionals[0] === "consume") {
+  const count = args.commands === "100000" ? 200_000 : total
+  console.log(`${count} commands pre-filled in ${partitions} partitions, read by a fresh group of each client`)
+  const sender = createKafkaSender({ brokers: config.kafkaBrokers, clientId: "bench-kafka-clients", topic })
+  for (let i = 0; i < count; i += 5_000) {
+    await sender.send(
+      Array.from({ length: Math.min(5_000, count - i) }, (_, j) => {
+        const c = command(i + j)
+        const key = commandKey(c.event_id, c.section, c.subsection)
+        return { key, value: encodeCommand(c), partition: partitionFor(key, partitions) }
+      }),
+    )
+  }
+  await sender.close()
+  for (let round = 1; round <= Number(args.rounds); round++) {
+    for (const [name, read] of Object.entries(readers)) {
+      const ticks0 = brokerTicks()
+      const { seconds, cpuMicros } = await read(count)
+      const ticks1 = brokerTicks()
+      const broker = ticks0 !== undefined && ticks1 !== undefined ? `${(((ticks1 - ticks0) / 100) * 1e6 / count).toFixed(1)} µs` : "n/a"
+      console.log(
+        `${name.padEnd(20)} ${String(Math.round(count / seconds)).padStart(7)} commands/s  client CPU ${(cpuMicros / count).toFixed(1)} µs/command  broker CPU ${broker}/command (join and close included)`,
+      )
+    }
+  }
+} else {
+  console.log(`${total} commands from ${clients} clients, linger ${args.linger} ms, ${partitions} partitions, acks=all`)
+  for (let round = 1; round <= Number(args.rounds); round++) {
+    for (const name of Object.keys(senders)) await run(name)
+  }
 }
 await admin.deleteTopics({ topics: [topic] })
 await admin.disconnect()
