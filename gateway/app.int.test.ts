@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import postgres from "postgres"
 import { createLogger } from "../shared/log.ts"
+import { testConfig } from "../shared/testing.ts"
 import { MAX_BODY_BYTES } from "./app.ts"
 import { createTestGateway } from "./test-gateway.ts"
 
@@ -48,7 +49,9 @@ test("a body that is not JSON is 415 on a JSON route", async () => {
 
 test("an unexpected failure is 500 Internal server error with one log line", async () => {
   const lines: string[] = []
-  const broken = postgres("postgres://postgres@127.0.0.1:25432/no_such_database", { max: 1, onnotice: () => {} })
+  const missing = new URL(testConfig().databaseUrl)
+  missing.pathname = "/no_such_database"
+  const broken = postgres(missing.toString(), { max: 1, onnotice: () => {} })
   const down = await createTestGateway({ sql: broken, log: createLogger("gateway", "error", {}, (line) => lines.push(line) > 0) })
   try {
     expect(await down.call("GET", "/api/event")).toEqual({ status: 500, headers: expect.anything(), body: { detail: "Internal server error" } })

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { createRedis } from "../shared/clients.ts"
 import { parsePrometheusText, type Exposition } from "../shared/prometheus-text.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { createTestDatabase, eventually, freePort, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, eventually, freePort, testConfig, uniqueName, type TestDatabase } from "../shared/testing.ts"
 
 const root = join(import.meta.dir, "..")
 const jaeger = `http://127.0.0.1:${process.env.JAEGER_QUERY_PORT ?? "16686"}`
@@ -115,7 +115,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of [gateway, reserver]) child?.proc.kill("SIGTERM")
   await Promise.all([gateway?.proc.exited, reserver?.proc.exited])
-  const redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:26379")
+  const redis = createRedis(testConfig().redisUrl)
   const stale = await redis.keys(redisKeys(prefix).all)
   if (stale.length) await redis.del(...stale)
   await redis.quit()

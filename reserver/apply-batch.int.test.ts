@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
-import { createTestDatabase, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
 import { applyBatch, type BatchDeps } from "./apply-batch.ts"
 import { auditEvent } from "../shared/audit.ts"
 import { insertTestEvent, release, reserve } from "./test-fixtures.ts"
 
 let db: TestDatabase
-const redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:26379")
+const redis = createRedis(testConfig().redisUrl)
 const keys = redisKeys(uniqueName("t"))
 let deps: BatchDeps
 
@@ -216,7 +216,7 @@ describe("applyBatch", () => {
 
   test("publishes each outcome to its buyer and coalesced counts to the event", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 5 })
-    const sub = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:26379")
+    const sub = createRedis(testConfig().redisUrl)
     const messages: { channel: string; body: Record<string, unknown> }[] = []
     sub.on("message", (channel, body) => messages.push({ channel, body: JSON.parse(body) }))
     await sub.subscribe(keys.userChannel(buyerIds[0]!), keys.eventChannel(eventId))
