@@ -19,11 +19,12 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { createCommandProducer, createKafkaSender, type KafkaSender } from "../gateway/command-producer.ts"
-import { decodeCommand, encodeCommand, type ReserveCommand } from "../shared/commands.ts"
-import { loadConfig, projectRoot } from "../shared/config.ts"
+import { decodeCommand, encodeCommand } from "../shared/commands.ts"
+import { loadConfig } from "../shared/config.ts"
 import { commandKey, createKafka, partitionFor } from "../shared/kafka.ts"
 import { createLogger } from "../shared/log.ts"
 import { uniqueName } from "../shared/testing.ts"
+import { reserve } from "../reserver/test-fixtures.ts"
 import { cpuTicks } from "./process-cpu.ts"
 
 const { values: args, positionals } = parseArgs({
@@ -66,7 +67,7 @@ const senders: Record<string, () => KafkaSender> = {
 
 const brokerPid = (() => {
   try {
-    return Number(readFileSync(join(process.env.DATA_DIR ?? join(projectRoot, ".data"), "run/kafka.pid"), "utf8").trim())
+    return Number(readFileSync(join(config.dataDir, "run/kafka.pid"), "utf8").trim())
   } catch {
     return undefined
   }
@@ -79,19 +80,42 @@ const brokerTicks = (): number | undefined => {
   }
 }
 
-const command = (i: number): ReserveCommand => ({
-  type: "reserve",
-  booking_id: crypto.randomUUID(),
-  buyer_id: 1 + (i % 10_000),
-  event_id: 1,
-  section: "ABCDEFGHIJ"[i % 10]!,
-  subsection: 1 + (i % 10),
-  quantity: 2,
-  mode: "best_available",
-  seats: [],
-  price: 3000,
-  created_at: new Date().toISOString(),
-})
+const command = (i: number) =>
+  reserve({ event_id: 1, buyer_id: 1 + (i % 10_000), section: "ABCDEFGHIJ"[i % 10]!, subsection: 1 + (i % 10), quantity: 2 })
+
+type Measured = { seconds: number; cpuMicros: number; brokerTicks?: number }
+
+/** Wall time, this process's CPU and the broker's CPU ticks from `start()` (the first call counts) to `stop()`. */
+const timer = () => {
+  let t0 = 0
+  let cpu0: NodeJS.CpuUsage | undefined
+  let broker0: number | undefined
+  return {
+    start() {
+      if (cpu0) return
+      t0 = performance.now()
+      cpu0 = process.cpuUsage()
+      broker0 = brokerTicks()
+    },
+    stop(): Measured {
+      const cpu = process.cpuUsage(cpu0)
+      const broker1 = brokerTicks()
+      return {
+        seconds: (performance.now() - t0) / 1000,
+        cpuMicros: cpu.user + cpu.system,
+        brokerTicks: broker0 !== undefined && broker1 !== undefined ? broker1 - broker0 : undefined,
+      }
+    },
+  }
+}
+
+const report = (name: string, count: number, m: Measured, extra: string) => {
+  const perCommand = (micros: number) => `${(micros / count).toFixed(1)} µs`
+  const broker = m.brokerTicks === undefined ? "n/a" : perCommand(m.brokerTicks * 10_000)
+  console.log(
+    `${name.padEnd(20)} ${String(Math.round(count / m.seconds)).padStart(7)} commands/s  client CPU ${perCommand(m.cpuMicros)}/command  broker CPU ${broker}/command  ${extra}`,
+  )
+}
 
 async function run(name: string) {
   const sender = senders[name]!()
@@ -108,44 +132,20 @@ async function run(name: string) {
   await producer.send(command(0)) // connection and metadata before the clock starts
   requests = 0
   let next = 0
-  const ticks0 = brokerTicks()
-  const cpu0 = process.cpuUsage()
-  const t0 = performance.now()
+  const clock = timer()
+  clock.start()
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (next < total) await producer.send(command(next++))
     }),
   )
-  const seconds = (performance.now() - t0) / 1000
-  const cpu = process.cpuUsage(cpu0)
-  const ticks1 = brokerTicks()
+  const measured = clock.stop()
   await sender.close()
-  const perCommand = (us: number) => (us / total).toFixed(1)
-  const broker = ticks0 !== undefined && ticks1 !== undefined ? `${perCommand(((ticks1 - ticks0) / 100) * 1e6)} µs` : "n/a"
-  console.log(
-    `${name.padEnd(20)} ${String(Math.round(total / seconds)).padStart(7)} commands/s  ` +
-      `client CPU ${perCommand(cpu.user + cpu.system)} µs/command  broker CPU ${broker}/command  ${(total / requests).toFixed(0)} commands/request`,
-  )
+  report(name, total, measured, `${(total / requests).toFixed(0)} commands/request`)
 }
 
-/** Reads `count` commands of the topic with a fresh group; resolves with seconds and CPU µs from the first message to the last. */
-type Reader = (count: number) => Promise<{ seconds: number; cpuMicros: number }>
-
-const timer = () => {
-  let t0 = 0
-  let cpu0: NodeJS.CpuUsage | undefined
-  return {
-    start() {
-      if (cpu0) return
-      t0 = performance.now()
-      cpu0 = process.cpuUsage()
-    },
-    stop() {
-      const cpu = process.cpuUsage(cpu0)
-      return { seconds: (performance.now() - t0) / 1000, cpuMicros: cpu.user + cpu.system }
-    },
-  }
-}
+/** Reads `count` commands of the topic with a fresh group, measured from the first message to the last. */
+type Reader = (count: number) => Promise<Measured>
 
 const readers: Record<string, Reader> = {
   kafkajs: async (count) => {
@@ -154,7 +154,7 @@ const readers: Record<string, Reader> = {
     await consumer.subscribe({ topic, fromBeginning: true })
     const clock = timer()
     let seen = 0
-    const result = await new Promise<{ seconds: number; cpuMicros: number }>((resolve, reject) => {
+    const result = await new Promise<Measured>((resolve, reject) => {
       consumer
         .run({
           autoCommit: false,
@@ -180,7 +180,7 @@ const readers: Record<string, Reader> = {
     const last = new Map<number, { offset: bigint; leaderEpoch: number }>()
     const commit = () =>
       consumer.commit({ offsets: [...last].map(([partition, at]) => ({ topic, partition, offset: at.offset + 1n, leaderEpoch: at.leaderEpoch })) })
-    const result = await new Promise<{ seconds: number; cpuMicros: number }>((resolve, reject) => {
+    const result = await new Promise<Measured>((resolve, reject) => {
       stream.on("error", reject)
       stream.on("data", (message) => {
         clock.start()
@@ -214,15 +214,7 @@ if (positionals[0] === "consume") {
   }
   await sender.close()
   for (let round = 1; round <= Number(args.rounds); round++) {
-    for (const [name, read] of Object.entries(readers)) {
-      const ticks0 = brokerTicks()
-      const { seconds, cpuMicros } = await read(count)
-      const ticks1 = brokerTicks()
-      const broker = ticks0 !== undefined && ticks1 !== undefined ? `${(((ticks1 - ticks0) / 100) * 1e6 / count).toFixed(1)} µs` : "n/a"
-      console.log(
-        `${name.padEnd(20)} ${String(Math.round(count / seconds)).padStart(7)} commands/s  client CPU ${(cpuMicros / count).toFixed(1)} µs/command  broker CPU ${broker}/command (join and close included)`,
-      )
-    }
+    for (const [name, read] of Object.entries(readers)) report(name, count, await read(count), "")
   }
 } else {
   console.log(`${total} commands from ${clients} clients, linger ${args.linger} ms, ${partitions} partitions, acks=all`)

@@ -4,6 +4,7 @@ import { decodeCommand, type ReserveCommand } from "../shared/commands.ts"
 import { commandKey, createKafka, partitionFor } from "../shared/kafka.ts"
 import { createLogger } from "../shared/log.ts"
 import { freePort, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
+import { reserve } from "../reserver/test-fixtures.ts"
 import { createCommandProducer, createKafkaSender } from "./command-producer.ts"
 
 const config = testConfig()
@@ -16,19 +17,7 @@ beforeAll(async () => {
 })
 afterAll(() => admin.disconnect())
 
-const reserve = (i: number, section: string, subsection: number): ReserveCommand => ({
-  type: "reserve",
-  booking_id: `00000000-0000-7000-8000-${String(i).padStart(12, "0")}`,
-  buyer_id: i + 1,
-  event_id: 7,
-  section,
-  subsection,
-  quantity: 1,
-  mode: "best_available",
-  seats: [],
-  price: 100,
-  created_at: new Date(0).toISOString(),
-})
+const command = (i: number, section: string, subsection: number) => reserve({ event_id: 7, buyer_id: i + 1, section, subsection })
 
 type Received = { key: string; partition: number; value: Buffer; traceparent?: string }
 
@@ -61,7 +50,7 @@ describe("the gateway's command producer on the local broker", () => {
     const sender = createKafkaSender({ brokers: config.kafkaBrokers, clientId: uniqueName("gateway"), topic })
     const producer = createCommandProducer(sender.send, topic, partitions)
     const where: [string, number][] = [["A", 1], ["A", 2], ["B", 1], ["VIP", 10]]
-    const commands = Array.from({ length: 40 }, (_, i) => reserve(i, ...where[i % where.length]!))
+    const commands = Array.from({ length: 40 }, (_, i) => command(i, ...where[i % where.length]!))
     await Promise.all(commands.map((c) => producer.send(c)))
     await sender.close()
 
@@ -98,9 +87,9 @@ describe("the gateway's command producer on the local broker", () => {
     const producer = createCommandProducer(sender.send, "nowhere", 1, { log })
     const started = performance.now()
     // Two produce requests (the second queued after the first left) that fail within moments of each other.
-    const first = producer.send(reserve(1, "A", 1))
+    const first = producer.send(command(1, "A", 1))
     await Bun.sleep(20)
-    const settled = await Promise.allSettled([first, producer.send(reserve(2, "A", 1))])
+    const settled = await Promise.allSettled([first, producer.send(command(2, "A", 1))])
     expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected"])
     // Five retries 250 ms apart; the bound is generous so a busy machine does not fail it.
     expect(performance.now() - started).toBeLessThan(60_000)
@@ -110,7 +99,7 @@ describe("the gateway's command producer on the local broker", () => {
     expect(warning).toMatchObject({ level: "warn", msg: "kafka produce failed; bookings answered 503", commands: 1 })
     expect(warning.error).toContain("ECONNREFUSED")
     await Bun.sleep(1_000)
-    await expect(producer.send(reserve(3, "A", 1))).rejects.toThrow()
+    await expect(producer.send(command(3, "A", 1))).rejects.toThrow()
     expect(lines).toHaveLength(2)
     expect(JSON.parse(lines[1]!)).toMatchObject({ commands: 2 })
     await sender.close()
