@@ -2,7 +2,8 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Co
 import type { Batch, KafkaMessage } from "kafkajs"
 import type { Command } from "../shared/commands.ts"
 import { kafkaAttributes, type Tracing } from "../shared/tracing.ts"
-import type { BatchPhase, BatchPhases, BatchResult, BookingOutcome } from "./apply-batch.ts"
+import type { BatchPhase, BatchPhases } from "./batch-step.ts"
+import type { BatchResult, BookingOutcome } from "./decide-batch.ts"
 
 // The SDK keeps at most 128 links per span by default; more would only be dropped.
 const MAX_LINKS = 128
@@ -81,7 +82,7 @@ export function traceBatch(tracing: Tracing, topic: string, groupId: string, bat
   return {
     /** The batch span as the active context, so log lines of the batch carry its trace id. */
     context,
-    /** One child span per phase of one attempt of the batch step (BatchDeps.phases). */
+    /** One child span per phase of one attempt of the batch step (BatchStep.apply's `phases`). */
     phases(): BatchPhases {
       let current: Span | undefined
       return {

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test"
 import type { Command } from "../shared/commands.ts"
-import type { BatchResult } from "./apply-batch.ts"
+import type { BatchResult } from "./decide-batch.ts"
 import { createBatchCoalescer } from "./coalesce-batches.ts"
 import { release, reserve } from "./test-fixtures.ts"
 

@@ -1,5 +1,5 @@
 import type { Command } from "../shared/commands.ts"
-import type { BatchResult } from "./apply-batch.ts"
+import type { BatchResult } from "./decide-batch.ts"
 
 type Job = { commands: Command[]; resolve: (result: BatchResult) => void; reject: (error: unknown) => void }
 

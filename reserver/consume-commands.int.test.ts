@@ -7,6 +7,7 @@ import { commandKey, createKafka } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { createTestDatabase, eventually, startScratchRedis, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createBatchStep } from "./batch-step.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
 import { auditEvent } from "../shared/audit.ts"
 import { insertTestEvent, release, reserve } from "./test-fixtures.ts"
@@ -60,7 +61,7 @@ const startReserver = async (t: { topic: string; dlq: string; groupId: string },
     concurrency: 2,
     log,
     onAssign,
-    batch: { sql: db.sql, redis: seatRedis, keys, log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
+    batch: createBatchStep({ sql: db.sql, redis: seatRedis, keys, log, findSeats: findBestAvailable }),
   })
   await reserver.start()
   return reserver
