@@ -74,8 +74,7 @@ export function createCommandConsumer(options: ConsumerOptions) {
     for (let attempt = 0; ; attempt++) {
       if (!payload.isRunning() || payload.isStale()) return undefined
       try {
-        // A traced batch keeps its own step, so its phase spans describe it alone.
-        return await (traced ? options.batch.apply(commands, traced.phases) : coalesced(commands))
+        return await coalesced(commands, traced?.phases)
       } catch (error) {
         if (isDeterministic(error) && attempt >= 2 && commands.length > 0) return applyOneByOne(commands, dead, messages, traced)
         log.warn("batch failed; retrying without committing", { partition: payload.batch.partition, attempt, error })
@@ -88,9 +87,10 @@ export function createCommandConsumer(options: ConsumerOptions) {
   // Isolates the command a deterministic error belongs to, so one bad command cannot block its partition.
   const applyOneByOne = async (commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], traced?: BatchTrace): Promise<BatchResult> => {
     const total: BatchResult = { outcomes: [], rejected: [], reserved: 0, failed: 0, released: 0 }
+    const phases = traced && (() => traced.phases({ batches: 1, commands: 1 }))
     for (const [i, command] of commands.entries()) {
       try {
-        const r = await options.batch.apply([command], traced?.phases)
+        const r = await options.batch.apply([command], phases)
         total.outcomes.push(...r.outcomes)
         total.rejected.push(...r.rejected)
         total.reserved += r.reserved
