@@ -54,7 +54,10 @@ export function createBatchStep(deps: BatchStepDeps): BatchStep {
 
   const load = async (commands: Command[]): Promise<Loaded> => {
     await forgetRecreatedEvents(redis, keys, grids, verified, [...new Set(commands.map((c) => c.event_id))])
-    const [found, buyers] = await Promise.all([loadGrids(sql, grids, commands.map(refOf)), selectKnownBuyers(sql, [...new Set(commands.map((c) => c.buyer_id))])])
+    const [found, buyers] = await Promise.all([
+      loadGrids(sql, grids, commands.map(refOf)),
+      selectKnownBuyers(sql, [...new Set(commands.map((c) => c.buyer_id))]),
+    ])
     const { valid, rejected } = rejectUndecidable(commands, found, buyers)
     const touched = [...new Set(valid.map(keyOf))].map((key) => found.get(key)!)
     const fromRedis = touched.filter((g) => verified.has(keyOfGrid(g)))
@@ -64,7 +67,10 @@ export function createBatchStep(deps: BatchStepDeps): BatchStep {
       buildSeatMapsFromDb(sql, fromDb),
       selectBookings(sql, [...new Set(valid.map((c) => c.booking_id))]),
     ])
-    const seatMaps = [...fromRedis.map((grid, i) => ({ grid, map: redisMaps[i]!, fromDb: false })), ...fromDb.map((grid, i) => ({ grid, map: dbMaps.maps[i]!, fromDb: true }))]
+    const seatMaps = [
+      ...fromRedis.map((grid, i) => ({ grid, map: redisMaps[i]!, fromDb: false })),
+      ...fromDb.map((grid, i) => ({ grid, map: dbMaps.maps[i]!, fromDb: true })),
+    ]
     const keyOfBooking = new Map(valid.map((c) => [c.booking_id, keyOf(c)]))
     return { valid, rejected, seatMaps, recorded: await loadRecordedSeats(bookings, keyOfBooking, found) }
   }

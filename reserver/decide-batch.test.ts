@@ -37,7 +37,7 @@ const mapOf = (grid: Grid, taken: string[] = []) => {
 const takenSeats = (grid: Grid, map: Uint8Array) =>
   Array.from({ length: grid.rows * grid.cols }, (_, i) => i).filter((i) => isTaken(map, i)).map((i) => `${Math.floor(i / grid.cols) + 1}-${(i % grid.cols) + 1}`)
 
-// A booking PostgreSQL has, whose recorded seats' tickets it still holds (or as `tickets` says).
+// A booking PostgreSQL has, still holding the tickets at `positions` unless `fields` says otherwise.
 const recorded = (grid: Grid, id: string, fields: Partial<RecordedBooking>, positions: string[] = []): RecordedBooking => ({
   id,
   buyerId: 1,
