@@ -85,7 +85,9 @@ as_pg() {
   if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+# As the cluster's own user: without -U the probe logs in as the shell's user, and PostgreSQL
+# logs "FATAL: role ... does not exist" for each probe.
+pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres; }
 
 start_postgres() {
   [ -n "$(pg_bin)" ] || apt_install postgresql
