@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { eventually } from "../shared/testing.ts"
+import { isAlive } from "./is-alive.ts"
 
 const runner = join(import.meta.dir, "run-processes.ts")
 const dir = mkdtempSync(join(tmpdir(), "run-processes-"))
@@ -12,14 +13,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const standIn = join(dir, "stand-in.ts")
 writeFileSync(standIn, `console.log("up", process.pid)\nsetInterval(() => {}, 1000)\nprocess.on("SIGTERM", () => process.exit(0))\n`)
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 const collect = (stream: ReadableStream<Uint8Array>, into: string[]) =>
   (async () => {
