@@ -3,7 +3,7 @@ import { Elysia, ValidationError as SchemaError, type AnyElysia, type ElysiaAdap
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
 import type { Config } from "../shared/config.ts"
-import { AppError, ValidationError } from "../shared/errors.ts"
+import { AppError, errorChain, toAppError, ValidationError } from "../shared/errors.ts"
 import type { Logger } from "../shared/log.ts"
 import { METRICS_CONTENT_TYPE, type Metrics } from "../shared/metrics.ts"
 import type { RedisKeys } from "../shared/redis-keys.ts"
@@ -17,6 +17,7 @@ import type { Readiness } from "./health.ts"
 import { liveRoutes } from "./live-routes.ts"
 import type { LiveUpdates } from "./live-updates.ts"
 import { httpMetrics } from "./http-observability.ts"
+import { createThrottledWarn } from "./throttled-warn.ts"
 import { userRoutes } from "./user-routes.ts"
 
 /** Everything the gateway's routes use, built once by main.ts (or a test). */
@@ -41,6 +42,10 @@ export type GatewayDeps = {
 
 /** Largest request body the gateway reads. */
 export const MAX_BODY_BYTES = 64 * 1024
+
+/** Seconds a client is asked to wait before retrying a 503 (a dependency away). */
+export const RETRY_AFTER_SECONDS = 1
+const RETRY_AFTER = { "retry-after": String(RETRY_AFTER_SECONDS) }
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
@@ -68,13 +73,18 @@ const schemaErrorResponse = (error: SchemaError): Response => {
   })
 }
 
-/** Turns any thrown value into the contract's error answer; the only place that does. */
+/**
+ * Turns any thrown value into the contract's error answer; the only place that does. A retriable failure
+ * (a dependency away, classified by toAppError) is a 503 with Retry-After.
+ */
 export function errorResponse(error: unknown, code: string | number, log: Logger, request?: Request, allowedMethods: readonly string[] = []): Response {
   // Elysia wraps whatever a body parser throws in its own ParseError.
   if (code === "PARSE" && error instanceof Error && error.cause instanceof AppError) error = error.cause
-  if (error instanceof ValidationError) return json(400, { detail: error.message, errors: error.errors })
-  if (error instanceof AppError) return json(error.status, { detail: error.message })
   if (error instanceof SchemaError) return schemaErrorResponse(error)
+  const known = toAppError(error)
+  if (known?.retriable) return json(503, { detail: known.message }, RETRY_AFTER)
+  if (known instanceof ValidationError) return json(400, { detail: known.message, errors: known.errors })
+  if (known) return json(known.status, { detail: known.message })
   switch (code) {
     case "NOT_FOUND":
       if (allowedMethods.length > 0) return json(405, { detail: "Method Not Allowed" }, { allow: allowedMethods.join(", ") })
@@ -132,10 +142,13 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}) {
   // First, so that its span wraps every other hook; with tracing off it is not registered at all.
   if (deps.httpTracing) app.use(deps.httpTracing)
   const allowedMethods = createMethodLookup(() => app.routes)
+  // While a dependency is away every request touching it fails alike: one line a second says so.
+  const warnUnavailable = createThrottledWarn(log, "dependency unavailable; answered 503", "requests")
   return app
     .use(httpMetrics(deps.metrics, log))
     .onError(({ error, code, request, set }) => {
       const response = errorResponse(error, code, log, request, code === "NOT_FOUND" ? allowedMethods(new URL(request.url).pathname) : [])
+      if (response.status === 503) warnUnavailable({ code: toAppError(error)?.code, error: errorChain(error), method: request.method, url: request.url })
       // The request metrics read the status from here once the answer is sent.
       set.status = response.status
       return response

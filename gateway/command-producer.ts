@@ -1,10 +1,12 @@
 import { context, SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api"
 import { Producer, stringSerializer } from "@platformatic/kafka"
 import { encodeCommand, type Command } from "../shared/commands.ts"
+import { errorChain } from "../shared/errors.ts"
 import { commandKey, partitionFor } from "../shared/kafka.ts"
 import type { Logger } from "../shared/log.ts"
 import { LATENCY_BUCKETS, SIZE_BUCKETS, type Metrics } from "../shared/metrics.ts"
 import { kafkaAttributes, type Tracing } from "../shared/tracing.ts"
+import { createThrottledWarn } from "./throttled-warn.ts"
 
 /** One command as it goes to the broker: the partition is computed here, not by the client. */
 export type OutgoingCommand = {
@@ -52,17 +54,6 @@ export function createKafkaSender(options: { brokers: readonly string[]; clientI
   }
 }
 
-/** An error's message and those of its first nested error or cause, down to the one that says what happened. */
-export function errorChain(error: unknown): string {
-  const messages: string[] = []
-  for (let e = error as { message?: string; errors?: unknown[]; cause?: unknown } | undefined; e && messages.length < 8; ) {
-    const message = e.message ?? String(e)
-    if (messages.at(-1) !== message) messages.push(message)
-    e = (e.errors?.[0] ?? e.cause) as typeof e
-  }
-  return messages.join(": ")
-}
-
 type Pending = OutgoingCommand & {
   resolve: () => void
   reject: (error: unknown) => void
@@ -93,16 +84,8 @@ export function createCommandProducer(sendBatch: SendBatch, topic: string, parti
   const acked = produced?.labels("ok")
   const failed = produced?.labels("error")
   // While the broker is away every batch fails: one warning a second, with the count since the last.
-  let lastWarned = -Infinity
-  let failedSinceWarned = 0
-  const warnFailed = (error: unknown, commands: number) => {
-    failedSinceWarned += commands
-    const now = performance.now()
-    if (!log || now - lastWarned < 1_000) return
-    log.warn("kafka produce failed; bookings answered 503", { error: errorChain(error), commands: failedSinceWarned })
-    lastWarned = now
-    failedSinceWarned = 0
-  }
+  const warn = createThrottledWarn(log, "kafka produce failed; bookings answered 503", "commands")
+  const warnFailed = (error: unknown, commands: number) => warn({ error: errorChain(error) }, commands)
 
   const settle = (batch: Pending[], error?: unknown) => {
     for (const p of batch) {
