@@ -31,6 +31,12 @@ export type KafkaSender = { send: SendBatch; close(): Promise<void> }
  * A failed produce request is retried (a short broker restart is ridden out), then the batch's
  * callers get the error and answer 503; the reserver treats a command delivered twice by a retry
  * as the same booking.
+ *
+ * The timeouts bound how long a booking waits on a broker that accepts connections but does not
+ * answer (a stopped JVM): the client's own defaults (30 s a request, each attempt of the metadata
+ * and API-version lookups retried inside the produce's attempts) let a request wait for minutes, and
+ * these give up within seconds. A request given up on may still be appended once the broker
+ * resumes, so a 503 after a timeout does not prove the command was not queued.
  */
 export function createKafkaSender(options: { brokers: readonly string[]; clientId: string; topic: string }): KafkaSender {
   const producer = new Producer({
@@ -38,9 +44,12 @@ export function createKafkaSender(options: { brokers: readonly string[]; clientI
     bootstrapBrokers: [...options.brokers],
     acks: -1,
     autocreateTopics: false,
-    timeout: 10_000,
-    retries: 5,
-    retryDelay: 250,
+    // The broker's wait for acks=all stays under the client's wait for the answer.
+    timeout: 1_000,
+    requestTimeout: 1_500,
+    connectTimeout: 1_000,
+    retries: 2,
+    retryDelay: 500,
     serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
   })
   const { topic } = options
