@@ -50,10 +50,12 @@ const RETRY_AFTER = { "retry-after": String(RETRY_AFTER_SECONDS) }
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
 
-type SchemaProblem = { path: string; message: string; value?: unknown; schema?: { enum?: unknown; format?: unknown } }
+type SchemaProblem = { path: string; message: string; value?: unknown; schema?: { enum?: unknown; format?: unknown; error?: unknown } }
 
 const describeProblem = ({ message, value, schema }: SchemaProblem): string => {
   if (value === undefined) return "Field required"
+  // A schema's own `error` names the problem as the contract does (`Invalid event id`).
+  if (typeof schema?.error === "string") return schema.error
   if (Array.isArray(schema?.enum)) return `Expected one of: ${schema.enum.join(", ")}`
   if (schema?.format === "email") return "Not a valid email address"
   return message
