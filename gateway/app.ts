@@ -100,15 +100,31 @@ export function errorResponse(error: unknown, code: string | number, log: Logger
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
-// Parses every request body: JSON only, at most MAX_BODY_BYTES, refused by its Content-Length before it is
-// read, or by its size once read when it came without one. Routes still declare `parse: "json"`: this hook
-// answers first, but that is how the OpenAPI document learns the content type.
+const tooLarge = () => new AppError(413, "Request body too large")
+
+// A body sent without Content-Length (chunked) is read up to the limit and refused as soon as it passes
+// it; leaving the loop cancels the stream, and Bun discards the rest of the body.
+async function readCapped(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.byteLength
+    if (size > MAX_BODY_BYTES) throw tooLarge()
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, size)
+}
+
+// Parses every request body: JSON only, at most MAX_BODY_BYTES, refused by its Content-Length before a
+// byte of it is read, or while it is read when it came without one. Routes still declare `parse: "json"`:
+// this hook answers first, but that is how the OpenAPI document learns the content type.
 async function parseJsonBody({ request, contentType }: { request: Request; contentType: string }) {
-  if (Number(request.headers.get("content-length")) > MAX_BODY_BYTES) throw new AppError(413, "Request body too large")
-  const bytes = await request.arrayBuffer()
+  const length = request.headers.get("content-length")
+  if (Number(length) > MAX_BODY_BYTES) throw tooLarge()
+  // With a Content-Length, HTTP framing holds the body to it, so the one-call read is safe (and the hot path's).
+  const bytes: ArrayBuffer | Uint8Array = length !== null || request.body === null ? await request.arrayBuffer() : await readCapped(request.body)
   // null, not undefined: undefined would make Elysia try its own parser on the consumed body.
   if (bytes.byteLength === 0) return null
-  if (bytes.byteLength > MAX_BODY_BYTES) throw new AppError(413, "Request body too large")
   if (contentType.split(";", 1)[0]!.trim().toLowerCase() !== "application/json") {
     throw new AppError(415, "Content-Type must be application/json")
   }
@@ -137,10 +153,13 @@ export type GatewayOptions = { adapter?: ElysiaAdapter }
 /** Builds the gateway's HTTP app: routes, one error handler, no I/O of its own. */
 export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}) {
   const { log } = deps
-  // Bun's own body limit answers 413 without our JSON body, so it sits above ours as a memory guard only.
+  // Bun answers a body over its maxRequestBodySize itself, before any handler runs: an empty 413 for a
+  // Content-Length over it, closing the connection while the client still sends (which often sees only a
+  // broken pipe), and an error mid-read for a chunked one. So its limit is set past any body and ours is
+  // enforced in parseJsonBody; Bun does not buffer what a handler leaves unread, it discards it.
   // Bun resets a connection whose answer takes longer than idleTimeout (default 10 s); creating a
   // million-seat event takes about that long.
-  const app = new Elysia({ adapter: options.adapter, serve: { maxRequestBodySize: 16 * MAX_BODY_BYTES, idleTimeout: 120 } })
+  const app = new Elysia({ adapter: options.adapter, serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER, idleTimeout: 120 } })
   // First, so that its span wraps every other hook; with tracing off it is not registered at all.
   if (deps.httpTracing) app.use(deps.httpTracing)
   const allowedMethods = createMethodLookup(() => app.routes)
