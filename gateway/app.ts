@@ -3,7 +3,7 @@ import { Elysia, ValidationError as SchemaError, type AnyElysia, type ElysiaAdap
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
 import type { Config } from "../shared/config.ts"
-import { AppError, ValidationError } from "../shared/errors.ts"
+import { AppError, errorChain, toAppError, ValidationError } from "../shared/errors.ts"
 import type { Logger } from "../shared/log.ts"
 import { METRICS_CONTENT_TYPE, type Metrics } from "../shared/metrics.ts"
 import type { RedisKeys } from "../shared/redis-keys.ts"
@@ -17,6 +17,7 @@ import type { Readiness } from "./health.ts"
 import { liveRoutes } from "./live-routes.ts"
 import type { LiveUpdates } from "./live-updates.ts"
 import { httpMetrics } from "./http-observability.ts"
+import { createThrottledWarn } from "./throttled-warn.ts"
 import { userRoutes } from "./user-routes.ts"
 
 /** Everything the gateway's routes use, built once by main.ts (or a test). */
@@ -42,13 +43,19 @@ export type GatewayDeps = {
 /** Largest request body the gateway reads. */
 export const MAX_BODY_BYTES = 64 * 1024
 
+/** Seconds a client is asked to wait before retrying a 503 (a dependency away). */
+export const RETRY_AFTER_SECONDS = 1
+const RETRY_AFTER = { "retry-after": String(RETRY_AFTER_SECONDS) }
+
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
 
-type SchemaProblem = { path: string; message: string; value?: unknown; schema?: { enum?: unknown; format?: unknown } }
+type SchemaProblem = { path: string; message: string; value?: unknown; schema?: { enum?: unknown; format?: unknown; error?: unknown } }
 
 const describeProblem = ({ message, value, schema }: SchemaProblem): string => {
   if (value === undefined) return "Field required"
+  // A schema's own `error` names the problem as the contract does (`Invalid event id`).
+  if (typeof schema?.error === "string") return schema.error
   if (Array.isArray(schema?.enum)) return `Expected one of: ${schema.enum.join(", ")}`
   if (schema?.format === "email") return "Not a valid email address"
   return message
@@ -68,13 +75,18 @@ const schemaErrorResponse = (error: SchemaError): Response => {
   })
 }
 
-/** Turns any thrown value into the contract's error answer; the only place that does. */
+/**
+ * Turns any thrown value into the contract's error answer; the only place that does. A retriable failure
+ * (a dependency away, classified by toAppError) is a 503 with Retry-After.
+ */
 export function errorResponse(error: unknown, code: string | number, log: Logger, request?: Request, allowedMethods: readonly string[] = []): Response {
   // Elysia wraps whatever a body parser throws in its own ParseError.
   if (code === "PARSE" && error instanceof Error && error.cause instanceof AppError) error = error.cause
-  if (error instanceof ValidationError) return json(400, { detail: error.message, errors: error.errors })
-  if (error instanceof AppError) return json(error.status, { detail: error.message })
   if (error instanceof SchemaError) return schemaErrorResponse(error)
+  const known = toAppError(error)
+  if (known?.retriable) return json(503, { detail: known.message }, RETRY_AFTER)
+  if (known instanceof ValidationError) return json(400, { detail: known.message, errors: known.errors })
+  if (known) return json(known.status, { detail: known.message })
   switch (code) {
     case "NOT_FOUND":
       if (allowedMethods.length > 0) return json(405, { detail: "Method Not Allowed" }, { allow: allowedMethods.join(", ") })
@@ -88,15 +100,31 @@ export function errorResponse(error: unknown, code: string | number, log: Logger
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
-// Parses every request body: JSON only, at most MAX_BODY_BYTES, refused by its Content-Length before it is
-// read, or by its size once read when it came without one. Routes still declare `parse: "json"`: this hook
-// answers first, but that is how the OpenAPI document learns the content type.
+const tooLarge = () => new AppError(413, "Request body too large")
+
+// A body sent without Content-Length (chunked) is read up to the limit and refused as soon as it passes
+// it; leaving the loop cancels the stream, and Bun discards the rest of the body.
+async function readCapped(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.byteLength
+    if (size > MAX_BODY_BYTES) throw tooLarge()
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, size)
+}
+
+// Parses every request body: JSON only, at most MAX_BODY_BYTES, refused by its Content-Length before a
+// byte of it is read, or while it is read when it came without one. Routes still declare `parse: "json"`:
+// this hook answers first, but that is how the OpenAPI document learns the content type.
 async function parseJsonBody({ request, contentType }: { request: Request; contentType: string }) {
-  if (Number(request.headers.get("content-length")) > MAX_BODY_BYTES) throw new AppError(413, "Request body too large")
-  const bytes = await request.arrayBuffer()
+  const length = request.headers.get("content-length")
+  if (Number(length) > MAX_BODY_BYTES) throw tooLarge()
+  // With a Content-Length, HTTP framing holds the body to it, so the one-call read is safe (and the hot path's).
+  const bytes: ArrayBuffer | Uint8Array = length !== null || request.body === null ? await request.arrayBuffer() : await readCapped(request.body)
   // null, not undefined: undefined would make Elysia try its own parser on the consumed body.
   if (bytes.byteLength === 0) return null
-  if (bytes.byteLength > MAX_BODY_BYTES) throw new AppError(413, "Request body too large")
   if (contentType.split(";", 1)[0]!.trim().toLowerCase() !== "application/json") {
     throw new AppError(415, "Content-Type must be application/json")
   }
@@ -125,17 +153,23 @@ export type GatewayOptions = { adapter?: ElysiaAdapter }
 /** Builds the gateway's HTTP app: routes, one error handler, no I/O of its own. */
 export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}) {
   const { log } = deps
-  // Bun's own body limit answers 413 without our JSON body, so it sits above ours as a memory guard only.
+  // Bun answers a body over its maxRequestBodySize itself, before any handler runs: an empty 413 for a
+  // Content-Length over it, closing the connection while the client still sends (which often sees only a
+  // broken pipe), and an error mid-read for a chunked one. So its limit is set past any body and ours is
+  // enforced in parseJsonBody; Bun does not buffer what a handler leaves unread, it discards it.
   // Bun resets a connection whose answer takes longer than idleTimeout (default 10 s); creating a
   // million-seat event takes about that long.
-  const app = new Elysia({ adapter: options.adapter, serve: { maxRequestBodySize: 16 * MAX_BODY_BYTES, idleTimeout: 120 } })
+  const app = new Elysia({ adapter: options.adapter, serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER, idleTimeout: 120 } })
   // First, so that its span wraps every other hook; with tracing off it is not registered at all.
   if (deps.httpTracing) app.use(deps.httpTracing)
   const allowedMethods = createMethodLookup(() => app.routes)
+  // While a dependency is away every request touching it fails alike: one line a second says so.
+  const warnUnavailable = createThrottledWarn(log, "dependency unavailable; answered 503", "requests")
   return app
     .use(httpMetrics(deps.metrics, log))
     .onError(({ error, code, request, set }) => {
       const response = errorResponse(error, code, log, request, code === "NOT_FOUND" ? allowedMethods(new URL(request.url).pathname) : [])
+      if (response.status === 503) warnUnavailable({ code: toAppError(error)?.code, error: errorChain(error), method: request.method, url: request.url })
       // The request metrics read the status from here once the answer is sent.
       set.status = response.status
       return response

@@ -88,6 +88,16 @@ describe("POST /api/booking checks, in contract order", () => {
     expectError(await book(bestAvailable(eventId, 1, "A", 3)), 400, "Section A-3 does not exist")
   })
 
+  test("an event_id a bigint column cannot hold, or JavaScript cannot hold exactly, is 400 Invalid event id as in a path", async () => {
+    for (const event_id of [1e19, -1e19, 2 ** 63, 2 ** 53]) {
+      expect(await book(bestAvailable(event_id, 1))).toMatchObject({
+        status: 400,
+        body: { detail: "body.event_id: Invalid event id", errors: [{ field: "body.event_id", message: "Invalid event id" }] },
+      })
+    }
+    expectError(await book(bestAvailable(Number.MAX_SAFE_INTEGER, 1)), 404, `Event not found: ${Number.MAX_SAFE_INTEGER}`)
+  })
+
   test("schema problems are 400 with every field listed", async () => {
     const res = await book({ event_id: "x", section: "A", seat_selection_mode: "any", quantity: 1 })
     expect(res.status).toBe(400)

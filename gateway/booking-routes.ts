@@ -6,6 +6,7 @@ import type { Logger } from "../shared/log.ts"
 import type { AuthUser, Auth } from "./auth.ts"
 import { cancelPendingBooking, findBooking, listBookings, payBooking } from "./bookings-db.ts"
 import { createBooking, PENDING_TTL_SECONDS, type CreateBookingDeps } from "./create-booking.ts"
+import { eventIdSchema } from "./event-routes.ts"
 import { publishPayment } from "./publish-payment.ts"
 import { readBooking as readBookingFrom, readPendingBooking } from "./read-booking.ts"
 
@@ -24,7 +25,7 @@ const notFound = () => new AppError(404, "Booking not found")
 
 /** The body schema of POST /api/booking (also served by bench/elysia-overhead.ts). */
 export const createBookingBody = t.Object({
-  event_id: t.Integer(),
+  event_id: eventIdSchema,
   section: t.String({ minLength: 1, maxLength: 10 }),
   subsection: t.Integer(),
   seat_selection_mode: t.Union([t.Literal("manual"), t.Literal("best_available")]),

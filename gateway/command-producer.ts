@@ -1,10 +1,12 @@
 import { context, SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api"
 import { Producer, stringSerializer } from "@platformatic/kafka"
 import { encodeCommand, type Command } from "../shared/commands.ts"
+import { errorChain } from "../shared/errors.ts"
 import { commandKey, partitionFor } from "../shared/kafka.ts"
 import type { Logger } from "../shared/log.ts"
 import { LATENCY_BUCKETS, SIZE_BUCKETS, type Metrics } from "../shared/metrics.ts"
 import { kafkaAttributes, type Tracing } from "../shared/tracing.ts"
+import { createThrottledWarn } from "./throttled-warn.ts"
 
 /** One command as it goes to the broker: the partition is computed here, not by the client. */
 export type OutgoingCommand = {
@@ -29,6 +31,12 @@ export type KafkaSender = { send: SendBatch; close(): Promise<void> }
  * A failed produce request is retried (a short broker restart is ridden out), then the batch's
  * callers get the error and answer 503; the reserver treats a command delivered twice by a retry
  * as the same booking.
+ *
+ * The timeouts bound how long a booking waits on a broker that accepts connections but does not
+ * answer (a stopped JVM): the client's own defaults (30 s a request, each attempt of the metadata
+ * and API-version lookups retried inside the produce's attempts) let a request wait for minutes, and
+ * these give up within seconds. A request given up on may still be appended once the broker
+ * resumes, so a 503 after a timeout does not prove the command was not queued.
  */
 export function createKafkaSender(options: { brokers: readonly string[]; clientId: string; topic: string }): KafkaSender {
   const producer = new Producer({
@@ -36,9 +44,12 @@ export function createKafkaSender(options: { brokers: readonly string[]; clientI
     bootstrapBrokers: [...options.brokers],
     acks: -1,
     autocreateTopics: false,
-    timeout: 10_000,
-    retries: 5,
-    retryDelay: 250,
+    // The broker's wait for acks=all stays under the client's wait for the answer.
+    timeout: 1_000,
+    requestTimeout: 1_500,
+    connectTimeout: 1_000,
+    retries: 2,
+    retryDelay: 500,
     serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
   })
   const { topic } = options
@@ -50,17 +61,6 @@ export function createKafkaSender(options: { brokers: readonly string[]; clientI
     },
     close: () => producer.close(),
   }
-}
-
-/** An error's message and those of its first nested error or cause, down to the one that says what happened. */
-export function errorChain(error: unknown): string {
-  const messages: string[] = []
-  for (let e = error as { message?: string; errors?: unknown[]; cause?: unknown } | undefined; e && messages.length < 8; ) {
-    const message = e.message ?? String(e)
-    if (messages.at(-1) !== message) messages.push(message)
-    e = (e.errors?.[0] ?? e.cause) as typeof e
-  }
-  return messages.join(": ")
 }
 
 type Pending = OutgoingCommand & {
@@ -93,16 +93,8 @@ export function createCommandProducer(sendBatch: SendBatch, topic: string, parti
   const acked = produced?.labels("ok")
   const failed = produced?.labels("error")
   // While the broker is away every batch fails: one warning a second, with the count since the last.
-  let lastWarned = -Infinity
-  let failedSinceWarned = 0
-  const warnFailed = (error: unknown, commands: number) => {
-    failedSinceWarned += commands
-    const now = performance.now()
-    if (!log || now - lastWarned < 1_000) return
-    log.warn("kafka produce failed; bookings answered 503", { error: errorChain(error), commands: failedSinceWarned })
-    lastWarned = now
-    failedSinceWarned = 0
-  }
+  const warn = createThrottledWarn(log, "kafka produce failed; bookings answered 503", "commands")
+  const warnFailed = (error: unknown, commands: number) => warn({ error: errorChain(error) }, commands)
 
   const settle = (batch: Pending[], error?: unknown) => {
     for (const p of batch) {

@@ -1,6 +1,6 @@
 import type Redis from "ioredis"
 import type { ReserveCommand } from "../shared/commands.ts"
-import { AppError, ValidationError } from "../shared/errors.ts"
+import { AppError, unavailableError, ValidationError } from "../shared/errors.ts"
 import { subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
 import type { Tracing } from "../shared/tracing.ts"
 import type { AuthUser } from "./auth.ts"
@@ -160,7 +160,7 @@ export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, bo
   } catch (error) {
     const cleanup = [deps.keys.pendingBooking(accepted.id), ...(idemKey ? [idemKey] : [])]
     await deps.redis.del(...cleanup).catch(() => {})
-    throw new AppError(503, "Booking service temporarily unavailable, please retry", true, { cause: error })
+    throw unavailableError("Booking service temporarily unavailable, please retry", error)
   }
   return accepted
 }

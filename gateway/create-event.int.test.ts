@@ -115,7 +115,7 @@ test("a commit failing after Redis was written deletes the Redis keys too", asyn
   }
 })
 
-test("with Redis unreachable, POST /api/event is 500 and leaves no event, ticket or stats row", async () => {
+test("with Redis unreachable, POST /api/event is 503 with Retry-After and leaves no event, ticket or stats row", async () => {
   const deadRedis = createRedis("redis://127.0.0.1:1")
   deadRedis.on("error", () => {})
   const lines: string[] = []
@@ -123,12 +123,13 @@ test("with Redis unreachable, POST /api/event is 500 and leaves no event, ticket
   try {
     const { cookie } = await down.signUp("seller")
     const res = await down.call("POST", "/api/event", { cookie, body: input })
-    expect(res).toMatchObject({ status: 500, body: { detail: "Internal server error" } })
+    expect(res).toMatchObject({ status: 503, body: { detail: "Service temporarily unavailable, please retry" } })
+    expect(res.headers.get("retry-after")).toBe("1")
     const [counts] = await down.sql`
       SELECT (SELECT count(*)::int FROM events) AS events, (SELECT count(*)::int FROM tickets) AS tickets,
              (SELECT count(*)::int FROM subsection_stats) AS stats`
     expect(counts).toEqual({ events: 0, tickets: 0, stats: 0 })
-    expect(lines.filter((line) => JSON.parse(line).msg === "unhandled error")).toHaveLength(1)
+    expect(lines.filter((line) => JSON.parse(line).msg === "unhandled error")).toHaveLength(0)
   } finally {
     deadRedis.disconnect()
     await down.close()

@@ -141,6 +141,15 @@ describe("GET /api/event/:id", () => {
       expect(await gw.call("GET", `/api/event/${bad}`)).toMatchObject({ status: 400, body: { detail: "Invalid event id" } })
     }
   })
+
+  test("every id JavaScript holds exactly is looked up; a larger one is 400 Invalid event id, never a database error", async () => {
+    for (const id of [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER]) {
+      expect(await gw.call("GET", `/api/event/${id}`)).toMatchObject({ status: 404, body: { detail: `Event not found: ${id}` } })
+    }
+    for (const bad of ["9007199254740992", "9223372036854775807", "9223372036854775808"]) {
+      expect(await gw.call("GET", `/api/event/${bad}`)).toMatchObject({ status: 400, body: { detail: "Invalid event id" } })
+    }
+  })
 })
 
 describe("GET /api/event/:id/sections/:section/subsection/:n/seats", () => {
@@ -166,5 +175,13 @@ describe("GET /api/event/:id/sections/:section/subsection/:n/seats", () => {
     expect(await seats(event.id, "A", "3")).toMatchObject({ status: 404, body: { detail: "Section A-3 does not exist" } })
     expect(await seats(event.id, "A", "x")).toMatchObject({ status: 404, body: { detail: "Section A-x does not exist" } })
     expect(await seats("x", "A", "1")).toMatchObject({ status: 400, body: { detail: "Invalid event id" } })
+  })
+
+  test("a subsection number an integer column cannot hold is an unknown subsection, never a database error", async () => {
+    const event = await create()
+    const seats = (n: string) => gw.call("GET", `/api/event/${event.id}/sections/A/subsection/${n}/seats`)
+    for (const n of ["2147483647", "2147483648", "-2147483649", "99999999999"]) {
+      expect(await seats(n)).toMatchObject({ status: 404, body: { detail: `Section A-${n} does not exist` } })
+    }
   })
 })

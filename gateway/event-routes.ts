@@ -7,8 +7,19 @@ import { eventExists, findEvent, findSeatList, listPublicEvents, listSections, l
 /** What the event routes need. */
 export type EventRoutesDeps = CreateEventDeps & { auth: Auth }
 
-// Up to 15 digits stays a safe integer in JavaScript and a valid bigint in PostgreSQL.
-const parseInteger = (raw: string): number | undefined => (/^-?\d{1,15}$/.test(raw) ? Number(raw) : undefined)
+// Ids are bigint columns: every integer JavaScript holds exactly fits one. Subsection numbers are integer columns.
+const MAX_ID = Number.MAX_SAFE_INTEGER
+const MAX_INT4 = 2_147_483_647
+
+// A decimal integer within ±max, or undefined: a larger one would reach PostgreSQL as an out-of-range error.
+const parseInteger = (raw: string, max = MAX_ID): number | undefined => {
+  if (!/^-?\d{1,16}$/.test(raw)) return undefined
+  const value = Number(raw)
+  return Math.abs(value) <= max ? value : undefined
+}
+
+/** The schema of an event id in a body: an integer a bigint column holds, or 400 `Invalid event id` as in a path. */
+export const eventIdSchema = t.Integer({ minimum: -MAX_ID, maximum: MAX_ID, error: "Invalid event id" })
 
 /** Parses an event id from a path, or throws 400 `Invalid event id`. */
 export const parseEventId = (raw: string): number => {
@@ -60,7 +71,7 @@ export function eventRoutes(deps: EventRoutesDeps) {
       "/api/event/:id/sections/:section/subsection/:n/seats",
       async ({ params }) => {
         const id = parseEventId(params.id)
-        const subsection = parseInteger(params.n)
+        const subsection = parseInteger(params.n, MAX_INT4)
         const seats = subsection === undefined ? undefined : await findSeatList(sql, id, params.section, subsection)
         if (seats !== undefined) return seats
         if (!(await eventExists(sql, id))) throw eventNotFound(id)

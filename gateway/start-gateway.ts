@@ -1,5 +1,4 @@
 import { loadConfig } from "../shared/config.ts"
-import { createRedis, createSql } from "../shared/clients.ts"
 import { resolveJwtSecret } from "../shared/dev-secret.ts"
 import { createKafka, ensureTopics, topicLayout } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
@@ -9,6 +8,7 @@ import { createGateway, type GatewayOptions } from "./app.ts"
 import { createAuth } from "./auth.ts"
 import { createCommandProducer, createKafkaSender } from "./command-producer.ts"
 import { createEventCache } from "./event-cache.ts"
+import { createGatewayRedis, createGatewaySql } from "./gateway-clients.ts"
 import { createHealthCheck } from "./health.ts"
 import { createHttpTracing } from "./http-observability.ts"
 import { createLiveUpdates } from "./live-updates.ts"
@@ -20,8 +20,8 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
   const { tracing, log, metrics } = await createTelemetry(config, "gateway")
   const auth = createAuth({ secret: resolveJwtSecret(config), cookieSecure: config.cookieSecure })
 
-  const sql = createSql(config)
-  const redis = createRedis(config.redisUrl)
+  const sql = createGatewaySql(config)
+  const redis = createGatewayRedis(config.redisUrl)
   redis.on("error", (error) => log.warn("redis connection error", { error: error.message }))
   const kafka = createKafka(config, log, `${config.kafkaClientId}-gateway`)
   const admin = kafka.admin()

@@ -1,11 +1,11 @@
 // Helpers for the gateway's *.int.test.ts files: a gateway over a fresh database and its own Redis prefix.
-import { createRedis } from "../shared/clients.ts"
 import { createMetrics } from "../shared/metrics.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { createTestDatabase, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
 import { createGateway, type GatewayDeps } from "./app.ts"
 import { COOKIE_NAME, createAuth, type AuthUser, type Role } from "./auth.ts"
 import { createEventCache } from "./event-cache.ts"
+import { createGatewayRedis } from "./gateway-clients.ts"
 import { createLiveUpdates } from "./live-updates.ts"
 import { resetData } from "./seed.ts"
 
@@ -21,7 +21,7 @@ type CallOptions = { body?: unknown; cookie?: string; headers?: Record<string, s
 export async function createTestGateway(overrides: Partial<GatewayDeps> = {}, extend: (base: GatewayDeps) => Partial<GatewayDeps> = () => ({})) {
   const db = await createTestDatabase()
   const config = testConfig({ REDIS_PREFIX: uniqueName("t") })
-  const redis = createRedis(config.redisUrl)
+  const redis = createGatewayRedis(config.redisUrl)
   const base: GatewayDeps = {
     config,
     log: testLogger("gateway"),

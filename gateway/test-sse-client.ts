@@ -2,6 +2,8 @@
 // most 256 requests at once per process (BUN_CONFIG_MAX_HTTP_REQUESTS, read only at start-up), and
 // a socket costs far less memory than a fetch when thousands of streams are open.
 
+import { parseResponseHead } from "./test-raw-http.ts"
+
 /** One received frame; `at` is performance.now() on arrival. */
 export type SseFrame = { event: string; data: any; at: number }
 
@@ -119,19 +121,14 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   }
 
   const parseHead = () => {
-    const end = raw.indexOf("\r\n\r\n")
-    if (end < 0) return
-    const [statusLine, ...lines] = raw.subarray(0, end).toString("latin1").split("\r\n")
-    const parsed: Record<string, string> = {}
-    for (const line of lines) {
-      const colon = line.indexOf(":")
-      parsed[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
-    }
-    const length = parsed["content-length"]
-    head = { status: Number(statusLine!.split(" ")[1]), headers: parsed, chunked: /chunked/i.test(parsed["transfer-encoding"] ?? ""), length: length === undefined ? undefined : Number(length) }
-    client.status = head.status
-    client.headers = parsed
-    raw = raw.subarray(end + 4)
+    const parsed = parseResponseHead(raw)
+    if (!parsed) return
+    const { status, headers: fields, rest } = parsed
+    const length = fields["content-length"]
+    head = { status, headers: fields, chunked: /chunked/i.test(fields["transfer-encoding"] ?? ""), length: length === undefined ? undefined : Number(length) }
+    client.status = status
+    client.headers = fields
+    raw = rest
     resolveHead()
   }
 
