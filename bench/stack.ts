@@ -8,6 +8,7 @@ import { loadConfig } from "../shared/config.ts"
 import { createKafka } from "../shared/kafka.ts"
 import { createLogger } from "../shared/log.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
+import { groupOffsets } from "../reserver/group-offsets.ts"
 
 export const config = loadConfig(process.env)
 export const baseUrl = process.env.BENCH_URL ?? `http://127.0.0.1:${config.port}`
@@ -41,12 +42,8 @@ export async function reserverLag(): Promise<number> {
   const admin = createKafka(config, createLogger("bench", "error"), "bench-lag").admin()
   await admin.connect()
   try {
-    const [ends, [group]] = await Promise.all([
-      admin.fetchTopicOffsets(config.commandTopic),
-      admin.fetchOffsets({ groupId: config.reserverGroupId, topics: [config.commandTopic] }),
-    ])
-    const committed = new Map(group!.partitions.map((p) => [p.partition, Number(p.offset)]))
-    return ends.reduce((lag, p) => lag + Number(p.high) - Math.max(0, committed.get(p.partition) ?? 0), 0)
+    const partitions = await groupOffsets(admin, config.commandTopic, config.reserverGroupId)
+    return partitions.reduce((lag, p) => lag + p.high - p.committed, 0)
   } finally {
     await admin.disconnect()
   }

@@ -123,8 +123,11 @@ describe("applyBatch", () => {
     // Undo the Redis half, as if the process died right after PostgreSQL committed.
     await redis.set(keys.seats(eventId, "A", 1), bitsBefore!)
     await redis.hset(keys.available(eventId), "A-1", counterBefore!)
+    // The gateway's `processing` record of b, which the lost Redis write would have deleted.
+    await redis.set(keys.pendingBooking(b.booking_id), "{}", "EX", 60)
     const replay = await applyBatch(deps, [release(a), b])
     expect(replay.outcomes.find((o) => o.booking_id === b.booking_id)?.tickets.map((t) => `${t.row}-${t.seat}`)).toEqual(["1-1", "1-2"])
+    expect(await redis.exists(keys.pendingBooking(b.booking_id))).toBe(0)
     expect(await auditEvent(deps, eventId)).toEqual([])
   })
 

@@ -468,7 +468,8 @@ async function applyToRedis(deps: BatchDeps, subs: Map<string, Sub>, bookings: M
     const stat = written.stats.get(sub.key)
     if (stat) pipeline.hset(keys.available(eventId), subsectionLabel(section, subsection), stat.available)
   }
-  for (const booking of bookings.values()) if (booking.isNew) pipeline.del(keys.pendingBooking(booking.id))
+  // Replays too: a crash after the PostgreSQL commit leaves decided bookings' `processing` records behind.
+  for (const booking of bookings.values()) pipeline.del(keys.pendingBooking(booking.id))
   for (const [eventId, event] of written.events) {
     if (!event.statusChanged) continue
     const raw = await redis.get(keys.eventMeta(eventId))

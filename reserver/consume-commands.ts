@@ -17,6 +17,8 @@ export type ConsumerOptions = {
   mergeLimit?: number
   log: Logger
   batch: BatchDeps
+  /** A member that stops heartbeating is dropped from the group after this long (the broker bounds it: group.min.session.timeout.ms). */
+  sessionTimeoutMs?: number
   /** Called with this member's partitions whenever the group (re)assigns them. */
   onAssign?: (partitions: number[]) => void
   /** Tracing on: spans per batch, per phase and per command (batch-tracing.ts). */
@@ -38,6 +40,8 @@ const backoff = (attempt: number) => Math.min(100 * 2 ** attempt, 5_000)
 
 const DEAD_LETTER_CHUNK = 500
 
+const HEARTBEAT_MS = 1_000
+
 /**
  * The reserver's consumer-group member: per partition batch it decodes the commands,
  * applies them (retrying transient failures without committing), dead-letters what
@@ -48,9 +52,9 @@ export function createCommandConsumer(options: ConsumerOptions) {
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
     allowAutoTopicCreation: false,
-    // A member that died without leaving is noticed after sessionTimeout.
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1_000,
+    // A member that died without leaving is noticed after sessionTimeout; batches heartbeat while they run.
+    sessionTimeout: options.sessionTimeoutMs ?? 10_000,
+    heartbeatInterval: HEARTBEAT_MS,
     maxWaitTimeInMs: 100,
   })
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
@@ -154,8 +158,22 @@ export function createCommandConsumer(options: ConsumerOptions) {
     return true
   }
 
+  let inFlight = 0
   const eachBatch = async (payload: EachBatchPayload) => {
     if (payload.batch.messages.length === 0) return
+    inFlight++
+    // kafkajs heartbeats only between batches; a long step (a first touch of a large event, a
+    // slow transaction) would otherwise outlive a short session timeout and lose its partitions.
+    const heartbeat = setInterval(() => void payload.heartbeat().catch(() => {}), HEARTBEAT_MS)
+    try {
+      await traceAndProcess(payload)
+    } finally {
+      clearInterval(heartbeat)
+      inFlight--
+    }
+  }
+
+  const traceAndProcess = async (payload: EachBatchPayload) => {
     if (!options.tracing) {
       await processBatch(payload)
       return
@@ -172,6 +190,12 @@ export function createCommandConsumer(options: ConsumerOptions) {
 
   return {
     consumer,
+    /** Partition batches being applied right now. */
+    inFlight: () => inFlight,
+    /** Calls `listener` when the client stops consuming; `restart` false means it will not try again by itself. */
+    onCrash(listener: (error: Error, restart: boolean) => void) {
+      consumer.on(consumer.events.CRASH, ({ payload }) => listener(payload.error, payload.restart))
+    },
     /** Joins the group and starts consuming; resolves once running. */
     async start() {
       await producer.connect()

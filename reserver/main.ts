@@ -5,16 +5,19 @@ import { redisKeys } from "../shared/redis-keys.ts"
 import { loadSeatFinder } from "../shared/native-seat-finder.ts"
 import { onShutdown } from "../shared/shutdown.ts"
 import { createTelemetry } from "../shared/telemetry.ts"
-import { createBatchMetrics } from "./batch-metrics.ts"
+import { createBatchMetrics, watchdogMetrics } from "./batch-metrics.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
+import { createConsumerWatchdog, type ReserverHealth } from "./consumer-watchdog.ts"
+import { groupOffsets } from "./group-offsets.ts"
 import { serveMetrics } from "./metrics-server.ts"
 
 const config = loadConfig(process.env)
 // Tracing is on only when an OTLP endpoint is configured; otherwise nothing of OpenTelemetry is loaded.
 const { tracing, log, metrics } = await createTelemetry(config, "reserver")
 const recordBatch = createBatchMetrics(metrics, config.commandTopic)
-const health = { running: false, partitions: [] as readonly number[] }
-const metricsServer = serveMetrics({ host: config.host, port: config.metricsPort, metrics, health: () => health })
+// Up before Kafka is reached, so /health says why the reserver is not deciding yet.
+let health = (): ReserverHealth => ({ healthy: false, reason: "starting: connecting to Kafka", partitions: [] })
+const metricsServer = serveMetrics({ host: config.host, port: config.metricsPort, metrics, health: () => health() })
 log.info(`metrics on :${metricsServer.port}`, { host: config.host, port: metricsServer.port })
 
 const sql = createSql(config)
@@ -24,45 +27,55 @@ const kafka = createKafka(config, log, `${config.kafkaClientId}-reserver`)
 const admin = kafka.admin()
 await admin.connect()
 const partitions = await ensureTopics(admin, topicLayout(config))
-await admin.disconnect()
 
 const totals = { batches: 0, commands: 0, reserved: 0, failed: 0, released: 0, deadLettered: 0 }
-const reserver = createCommandConsumer({
-  kafka,
-  topic: config.commandTopic,
-  deadLetterTopic: config.deadLetterTopic,
-  groupId: config.reserverGroupId,
-  concurrency: config.reserverConcurrency,
-  mergeLimit: config.reserverMergeLimit,
+const batch = { sql, redis, keys: redisKeys(config.redisPrefix), log, findSeats: loadSeatFinder(log, config.seatFinder), grids: new Map(), verified: new Set<string>() }
+// A member that crashed for good, or that stops deciding while commands wait, is replaced (consumer-watchdog.ts).
+const watchdog = createConsumerWatchdog({
+  create: () =>
+    createCommandConsumer({
+      kafka,
+      topic: config.commandTopic,
+      deadLetterTopic: config.deadLetterTopic,
+      groupId: config.reserverGroupId,
+      concurrency: config.reserverConcurrency,
+      mergeLimit: config.reserverMergeLimit,
+      sessionTimeoutMs: config.reserverSessionTimeoutMs,
+      log,
+      batch,
+      tracing,
+      onAssign: (partitions) => watchdog.assigned(partitions),
+      onBatch: (info) => {
+        watchdog.progressed(info.partition)
+        recordBatch(info)
+        const { partition, size, result, deadLettered } = info
+        totals.batches++
+        totals.commands += size
+        totals.reserved += result.reserved
+        totals.failed += result.failed
+        totals.released += result.released
+        totals.deadLettered += deadLettered
+        if (log.isDebug) log.debug("batch committed", { partition, size, reserved: result.reserved, failed: result.failed })
+      },
+    }),
+  offsets: () => groupOffsets(admin, config.commandTopic, config.reserverGroupId),
   log,
-  batch: { sql, redis, keys: redisKeys(config.redisPrefix), log, findSeats: loadSeatFinder(log, config.seatFinder), grids: new Map(), verified: new Set() },
-  tracing,
-  onAssign: (partitions) => {
-    health.partitions = partitions
+  stallMs: config.reserverStallSeconds * 1000,
+  giveUpMs: 60_000,
+  onGiveUp: (error) => {
+    log.error("the kafka consumer cannot be recreated; exiting for the supervisor to restart the reserver", { error })
+    process.exit(1)
   },
-  onBatch: (info) => {
-    recordBatch(info)
-    const { partition, size, result, deadLettered } = info
-    totals.batches++
-    totals.commands += size
-    totals.reserved += result.reserved
-    totals.failed += result.failed
-    totals.released += result.released
-    totals.deadLettered += deadLettered
-    if (log.isDebug) log.debug("batch committed", { partition, size, reserved: result.reserved, failed: result.failed })
-  },
+  onRecreate: watchdogMetrics(metrics, () => watchdog),
 })
-reserver.consumer.on(reserver.consumer.events.CRASH, ({ payload }) => {
-  if (!payload.restart) health.running = false
-})
+health = () => watchdog.health()
+
 onShutdown(log, async () => {
-  health.running = false
-  await reserver.stop()
-  await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit(), metricsServer.stop(), tracing?.shutdown()])
+  await watchdog.stop()
+  await Promise.allSettled([admin.disconnect(), sql.end({ timeout: 5 }), redis.quit(), metricsServer.stop(), tracing?.shutdown()])
   log.info("totals", totals)
 })
-await reserver.start()
-health.running = true
+await watchdog.start()
 log.info("reserver running", { topic: config.commandTopic, partitions, concurrency: config.reserverConcurrency })
 setInterval(() => {
   if (totals.commands > 0) log.info("progress", totals)

@@ -21,6 +21,10 @@ export type Config = Readonly<{
   reserverConcurrency: number
   /** RESERVER_MERGE_LIMIT: partition batches that arrive together are merged into one step up to this many commands. */
   reserverMergeLimit: number
+  /** RESERVER_STALL_SECONDS: commands waiting this long with no decision and no batch in flight make the reserver recreate its Kafka consumer. */
+  reserverStallSeconds: number
+  /** RESERVER_SESSION_TIMEOUT_MS: a reserver that died without leaving the group holds its partitions this long. */
+  reserverSessionTimeoutMs: number
   /** SEAT_FINDER: the reserver's best-available seat finder; `native` falls back to `ts` when the addon is not built. */
   seatFinder: "native" | "ts"
   jwtSecret: string | undefined
@@ -241,6 +245,8 @@ export function loadConfig(env: Env): Config {
     reserverGroupId: text(env, "RESERVER_GROUP_ID", "ticketing-reserver"),
     reserverConcurrency: integer(env, "RESERVER_CONCURRENCY", 4, 1, 64),
     reserverMergeLimit: integer(env, "RESERVER_MERGE_LIMIT", 2_000, 1, 1_000_000),
+    reserverStallSeconds: integer(env, "RESERVER_STALL_SECONDS", 15, 2, 3600),
+    reserverSessionTimeoutMs: integer(env, "RESERVER_SESSION_TIMEOUT_MS", 6_000, 1_000, 300_000),
     seatFinder: oneOf(env, "SEAT_FINDER", "native", ["native", "ts"] as const),
     jwtSecret,
     cookieSecure: bool(env, "COOKIE_SECURE", false),
