@@ -14,7 +14,7 @@ const serve = (port: number, fetch: (request: Request) => Response | Promise<Res
 
 test("answers carry status, head and body; a restarted server is reached again on the same pool", async () => {
   const first = serve(0, () => Response.json({ detail: "busy" }, { status: 503, headers: { "retry-after": "1" } }))
-  const port = first.port
+  const port = first.port!
   const pool = await createHttpPool(`http://127.0.0.1:${port}`, 2)
   const answer = await pool.send("GET", "/", {})
   expect(answer.status).toBe(503)
