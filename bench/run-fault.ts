@@ -136,11 +136,12 @@ async function signUp(baseUrl: string, role: "buyer" | "seller"): Promise<Buyer>
 
 type Layout = { rows: number; cols: number; sections: { name: string; subsections: number }[] }
 
-// Sized so that the best-available bookings of the whole run would take ~85% of the seats: the
-// sale runs until the end (a recovery must have seats left to show) and may sell out near it.
+// Room for every booking the planned load could make (1-4 seats best available, 1-2 manual, with
+// ~25% to spare): a sale that sold out before the restore would answer 400 after it, and then no
+// booking would show when decisions resumed. A run longer than planned (a slow restore) may sell out.
 const layoutFor = (plan: LoadPlan): Layout => {
   const sections = ["A", "B", "C", "D"].map((name) => ({ name, subsections: 3 }))
-  const demand = plan.rate * plan.seconds * (1 - plan.readShare) * (1 - plan.manualShare) * 2.5 * 0.85
+  const demand = plan.rate * plan.seconds * (1 - plan.readShare) * ((1 - plan.manualShare) * 2.5 + plan.manualShare * 1.5) * 1.25
   const rows = 20
   return { rows, cols: Math.max(5, Math.ceil(demand / (12 * rows))), sections }
 }
@@ -175,6 +176,15 @@ const bookingBody = (eventId: number, layout: Layout, manual: boolean) => {
   const first = 1 + Math.floor(Math.random() * (layout.cols - quantity + 1))
   const seat_positions = Array.from({ length: quantity }, (_, i) => `${row}-${first + i}`)
   return JSON.stringify({ event_id: eventId, section: section.name, subsection, seat_selection_mode: "manual", seat_positions, quantity })
+}
+
+const idOf = (body: string): string | undefined => {
+  try {
+    const id = (JSON.parse(body) as { id?: unknown }).id
+    return typeof id === "string" ? id : undefined
+  } catch {
+    return undefined
+  }
 }
 
 // The contract's error body is {"detail": "<message>"}; anything else is a broken answer.
@@ -238,33 +248,24 @@ async function injectFault(target: Target, fault: Fault, plan: LoadPlan): Promis
 
 type Sent = { route: "book" | "read"; at: number; answer?: HttpAnswer; error?: string; id?: string }
 
-const READ = "GET /api/booking/{id}"
-const BOOK = "POST /api/booking"
+type Sale = { eventId: number; layout: Layout; capacity: number; buyers: Buyer[] }
 
-// Decided bookings among `ids`, asked in slices so no single statement carries tens of thousands of ids.
-async function decidedAmong(sql: Sql, ids: string[]): Promise<{ id: string; status: string; decided_at: Date }[]> {
-  const rows: { id: string; status: string; decided_at: Date }[] = []
-  for (let i = 0; i < ids.length; i += 5_000) {
-    rows.push(...(await sql<{ id: string; status: string; decided_at: Date }[]>`
-      SELECT id::text, status, updated_at AS decided_at FROM bookings WHERE id = ANY(${ids.slice(i, i + 5_000)}::uuid[])`))
-  }
-  return rows
-}
-
-/**
- * Runs one fault: seeds a fresh event and buyers through the API, sends the load, injects the
- * fault at `plan.faultAt`, waits (bounded) until every accepted booking is decided, and audits.
- */
-export async function runFault(target: Target, fault: Fault, plan: LoadPlan = defaultPlan): Promise<FaultRun> {
-  const { baseUrl, stores, say } = target
+/** A fresh event of 12 subsections (several partitions) and its buyers, made through the API. */
+async function prepareSale(baseUrl: string, fault: Fault, plan: LoadPlan): Promise<Sale> {
   const layout = layoutFor(plan)
   const seller = await signUp(baseUrl, "seller")
   const eventId = await createEvent(baseUrl, seller, layout, `Chaos: ${fault}`)
   const buyers = await Promise.all(Array.from({ length: plan.buyers }, () => signUp(baseUrl, "buyer")))
-  const capacity = layout.rows * layout.cols * 12
-  say(`${fault}: event ${eventId} (${capacity.toLocaleString()} seats in 12 subsections), ${plan.buyers} buyers, ${plan.rate} req/s, fault at ${plan.faultAt} s`)
+  return { eventId, layout, capacity: layout.rows * layout.cols * 12, buyers }
+}
 
-  const pool = await createHttpPool(baseUrl, plan.connections, { timeoutMs: plan.requestTimeout * 1000 })
+type Load = { sent: Sent[]; skipped: number; acceptedIds: string[]; seconds: number; injection: Injection }
+
+// Sends the load at `plan.rate`, injects the fault at `plan.faultAt`, and stops once the load has
+// run `plan.seconds` and `plan.tail` more past the restore (or at `plan.maxSeconds`).
+async function driveLoad(target: Target, fault: Fault, plan: LoadPlan, sale: Sale): Promise<Load> {
+  const { stores, say } = target
+  const pool = await createHttpPool(target.baseUrl, plan.connections, { timeoutMs: plan.requestTimeout * 1000 })
   const sent: Sent[] = []
   const acceptedBy = new Map<string, Buyer>()
   const acceptedIds: string[] = []
@@ -277,11 +278,11 @@ export async function runFault(target: Target, fault: Fault, plan: LoadPlan = de
     const done = pool.send(method, path, headers, body).then(
       (answer) => {
         item.answer = answer
-        if (item.route === "book" && answer.status === 202) {
-          item.id = (JSON.parse(answer.body) as { id: string }).id
-          acceptedBy.set(item.id, buyer)
-          acceptedIds.push(item.id)
-        }
+        if (item.route !== "book" || answer.status !== 202) return
+        item.id = idOf(answer.body)
+        if (item.id === undefined) return
+        acceptedBy.set(item.id, buyer)
+        acceptedIds.push(item.id)
       },
       (error: Error) => {
         item.error = error.message
@@ -299,18 +300,10 @@ export async function runFault(target: Target, fault: Fault, plan: LoadPlan = de
       const id = acceptedIds[acceptedIds.length - 1 - Math.floor(Math.random() * Math.min(acceptedIds.length, 2_000))]!
       send(item, "GET", `/api/booking/${id}`, acceptedBy.get(id)!)
     } else {
-      send(item, "POST", "/api/booking", pick(buyers), bookingBody(eventId, layout, Math.random() < plan.manualShare))
+      send(item, "POST", "/api/booking", pick(sale.buyers), bookingBody(sale.eventId, sale.layout, Math.random() < plan.manualShare))
     }
   }
 
-  const decidedSoFar = async () => {
-    try {
-      const [row] = await withTimeout(stores.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM bookings WHERE event_id = ${eventId}`, 1_000, "count")
-      return row!.n.toLocaleString()
-    } catch {
-      return "?"
-    }
-  }
   const progress = async (elapsed: number) => {
     const counts: Record<string, number> = {}
     for (const item of sent) {
@@ -318,7 +311,11 @@ export async function runFault(target: Target, fault: Fault, plan: LoadPlan = de
       counts[key] = (counts[key] ?? 0) + 1
     }
     const summary = Object.entries(counts).map(([k, n]) => `${k}: ${n.toLocaleString()}`).join(", ")
-    say(`${fault}: ${elapsed.toFixed(0).padStart(3)} s  sent ${sent.length.toLocaleString()} (${summary}); decided ${await decidedSoFar()}`)
+    const decided = await withTimeout(stores.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM bookings WHERE event_id = ${sale.eventId}`, 1_000, "count").then(
+      ([row]) => row!.n.toLocaleString(),
+      () => "?",
+    )
+    say(`${fault}: ${elapsed.toFixed(0).padStart(3)} s  sent ${sent.length.toLocaleString()} (${summary}); decided ${decided}`)
   }
 
   const started = Date.now()
@@ -333,8 +330,8 @@ export async function runFault(target: Target, fault: Fault, plan: LoadPlan = de
       void injection.then((done) => (injected = done))
     }
     const restoredFor = injected ? (now - (injected.restoredAt ?? now)) / 1000 : 0
-    const done = elapsed >= plan.maxSeconds || (elapsed >= plan.seconds && injected !== undefined && (injected.restoredAt === undefined || restoredFor >= plan.tail))
-    if (done) break
+    const finished = elapsed >= plan.seconds && injected !== undefined && (injected.restoredAt === undefined || restoredFor >= plan.tail)
+    if (finished || elapsed >= plan.maxSeconds) break
     const due = Math.floor(plan.rate * elapsed)
     while (sent.length + skipped < due) {
       // Open loop with a cap: a stalled gateway costs skipped requests, not an unbounded queue.
@@ -347,19 +344,34 @@ export async function runFault(target: Target, fault: Fault, plan: LoadPlan = de
     }
     await Bun.sleep(5)
   }
-  const loadSeconds = (Date.now() - started) / 1000
+  const seconds = (Date.now() - started) / 1000
   await Promise.allSettled([...inFlight])
   pool.close()
-  const injectionDone = await injection!
-  const notes = [...injectionDone.notes]
+  return { sent, skipped, acceptedIds, seconds, injection: await injection! }
+}
 
-  // Every accepted booking decided, bounded: a stalled reserver shows up as undecided bookings here.
-  const waitStarted = Date.now()
-  let decidedRows: Awaited<ReturnType<typeof decidedAmong>> = []
-  let lastSay = waitStarted
+type Decision = { id: string; status: string; decided_at: Date }
+
+// Decided bookings among `ids`, asked in slices so no single statement carries tens of thousands of ids.
+async function decidedAmong(sql: Sql, ids: string[]): Promise<Decision[]> {
+  const rows: Decision[] = []
+  for (let i = 0; i < ids.length; i += 5_000) {
+    rows.push(...(await sql<Decision[]>`
+      SELECT id::text, status, updated_at AS decided_at FROM bookings WHERE id = ANY(${ids.slice(i, i + 5_000)}::uuid[])`))
+  }
+  return rows
+}
+
+// Polls until every accepted booking has its bookings row, `plan.decideTimeout` at most: a stalled
+// reserver shows up as undecided bookings.
+async function waitForDecisions(target: Target, fault: Fault, plan: LoadPlan, ids: string[]) {
+  const started = Date.now()
+  const notes: string[] = []
+  let rows: Decision[] = []
+  let lastSay = started
   for (;;) {
-    decidedRows = await decidedAmong(stores.sql, acceptedIds).catch(() => decidedRows)
-    if (decidedRows.length >= acceptedIds.length || Date.now() - waitStarted > plan.decideTimeout * 1000) break
+    rows = await decidedAmong(target.stores.sql, ids).catch(() => rows)
+    if (rows.length >= ids.length || Date.now() - started > plan.decideTimeout * 1000) break
     const down = target.stackDown?.()
     if (down !== undefined) {
       notes.push(`stopped waiting for decisions: ${down}`)
@@ -367,103 +379,136 @@ export async function runFault(target: Target, fault: Fault, plan: LoadPlan = de
     }
     if (Date.now() - lastSay >= 5_000) {
       lastSay = Date.now()
-      say(`${fault}: waiting for decisions, ${decidedRows.length.toLocaleString()} of ${acceptedIds.length.toLocaleString()} decided`)
+      target.say(`${fault}: waiting for decisions, ${rows.length.toLocaleString()} of ${ids.length.toLocaleString()} decided`)
     }
     await Bun.sleep(500)
   }
+  return { rows, notes, seconds: (Date.now() - started) / 1000 }
+}
 
-  const problems: string[] = []
-  const statuses: FaultRun["statuses"] = { [BOOK]: {}, [READ]: {} }
-  let serverErrors = 0
-  let unavailable = 0
-  let missingRetryAfter = 0
-  let missingDetail = 0
-  let timeouts = 0
-  let connectionErrors = 0
-  const errorDetails: Record<string, number> = {}
-  const bookingMs: number[] = []
+const READ = "GET /api/booking/{id}"
+const BOOK = "POST /api/booking"
+
+// What the answers were: per route and status, the broken ones counted by kind, and the booking route's times.
+function tallyAnswers(sent: Sent[]) {
+  const tally = {
+    statuses: { [BOOK]: {}, [READ]: {} } as Record<string, Record<string, number>>,
+    errorDetails: {} as Record<string, number>,
+    serverErrors: 0,
+    unavailable: 0,
+    missingRetryAfter: 0,
+    missingDetail: 0,
+    timeouts: 0,
+    connectionErrors: 0,
+    withoutId: 0,
+    lostReads: 0,
+    bookingMs: [] as number[],
+  }
   for (const item of sent) {
     const route = item.route === "book" ? BOOK : READ
     const status = item.answer?.status ?? 0
-    statuses[route]![status] = (statuses[route]![status] ?? 0) + 1
+    tally.statuses[route]![status] = (tally.statuses[route]![status] ?? 0) + 1
     if (!item.answer) {
-      if (item.error?.startsWith("no answer within")) timeouts++
-      else connectionErrors++
+      if (item.error?.startsWith("no answer within")) tally.timeouts++
+      else tally.connectionErrors++
       continue
     }
-    if (item.route === "book") bookingMs.push(item.answer.ms)
+    if (item.route === "book") tally.bookingMs.push(item.answer.ms)
+    if (item.route === "book" && status === 202 && item.id === undefined) tally.withoutId++
+    if (item.route === "read" && status === 404) tally.lostReads++
+    const detail = detailOf(item.answer.body)
     if (status >= 400) {
-      const key = `${status} ${detailOf(item.answer.body) ?? "(no JSON detail)"}`.replace(/\d+/g, (d) => (d === String(status) ? d : "N"))
-      errorDetails[key] = (errorDetails[key] ?? 0) + 1
+      const key = `${status} ${detail?.replace(/\d+/g, "N") ?? "(no JSON detail)"}`
+      tally.errorDetails[key] = (tally.errorDetails[key] ?? 0) + 1
     }
+    if (status >= 300 && detail === undefined) tally.missingDetail++
     if (status === 503) {
-      unavailable++
-      if (headerOf(item.answer.head, "retry-after") === undefined) missingRetryAfter++
-    } else if (status >= 500) serverErrors++
-    if (status >= 300 && detailOf(item.answer.body) === undefined) missingDetail++
+      tally.unavailable++
+      if (headerOf(item.answer.head, "retry-after") === undefined) tally.missingRetryAfter++
+    } else if (status >= 500) tally.serverErrors++
   }
+  tally.bookingMs.sort((a, b) => a - b)
+  return tally
+}
 
-  bookingMs.sort((a, b) => a - b)
-  const outcome = new Map(decidedRows.map((row) => [row.id, row]))
-  const undecided = acceptedIds.filter((id) => !outcome.has(id))
-  const [{ bookings }] = await stores.sql<[{ bookings: number }]>`SELECT count(*)::int AS bookings FROM bookings WHERE event_id = ${eventId}`
-  const unanswered = bookings - outcome.size
-  const unexpected = decidedRows.filter((row) => row.status !== "pending_payment" && row.status !== "failed")
-  const leftovers = await Promise.all(decidedRows.map((row) => stores.redis.exists(stores.keys.pendingBooking(row.id))))
-  const leftoverRecords = leftovers.reduce((n, found) => n + found, 0)
-
-  // Recovery: the first booking sent after the fault's origin that the reserver decided.
-  const recoveryFrom = isProcess(fault) ? "kill" : "restore command"
-  const origin = isProcess(fault) ? injectionDone.killedAt : injectionDone.restoreStartedAt
-  let firstDecision: number | undefined
-  for (const item of sent) {
-    const row = item.id === undefined ? undefined : outcome.get(item.id)
+// Recovery: from the fault's origin until the reserver decided the first booking sent after it.
+function recoveryOf(fault: Fault, load: Load, decided: Map<string, Decision>) {
+  const from = isProcess(fault) ? ("kill" as const) : ("restore command" as const)
+  const origin = isProcess(fault) ? load.injection.killedAt : load.injection.restoreStartedAt
+  let first: number | undefined
+  for (const item of load.sent) {
+    const row = item.id === undefined ? undefined : decided.get(item.id)
     if (origin === undefined || row === undefined || item.at < origin) continue
-    firstDecision = Math.min(firstDecision ?? Infinity, row.decided_at.getTime())
+    first = Math.min(first ?? Infinity, row.decided_at.getTime())
   }
-  const recoverySeconds = origin !== undefined && firstDecision !== undefined ? (firstDecision - origin) / 1000 : undefined
-  const restoreSeconds = injectionDone.restoredAt === undefined ? undefined : (injectionDone.restoredAt - injectionDone.killedAt) / 1000
+  return { from, seconds: origin !== undefined && first !== undefined ? (first - origin) / 1000 : undefined }
+}
 
-  if (new Set(acceptedIds).size !== acceptedIds.length) problems.push("the gateway answered the same booking id twice")
-  if (undecided.length > 0) problems.push(`${undecided.length} accepted bookings still undecided ${((Date.now() - waitStarted) / 1000).toFixed(0)} s after the load`)
+/**
+ * Runs one fault: seeds a fresh event and buyers through the API, sends the load, injects the
+ * fault at `plan.faultAt`, waits (bounded) until every accepted booking is decided, and audits.
+ */
+export async function runFault(target: Target, fault: Fault, plan: LoadPlan = defaultPlan): Promise<FaultRun> {
+  const { stores, say } = target
+  const sale = await prepareSale(target.baseUrl, fault, plan)
+  say(`${fault}: event ${sale.eventId} (${sale.capacity.toLocaleString()} seats in 12 subsections), ${plan.buyers} buyers, ${plan.rate} req/s, fault at ${plan.faultAt} s`)
+  const load = await driveLoad(target, fault, plan, sale)
+  const wait = await waitForDecisions(target, fault, plan, load.acceptedIds)
+
+  const answers = tallyAnswers(load.sent)
+  const decided = new Map(wait.rows.map((row) => [row.id, row]))
+  const undecided = load.acceptedIds.filter((id) => !decided.has(id)).length
+  const [{ bookings }] = await stores.sql<[{ bookings: number }]>`SELECT count(*)::int AS bookings FROM bookings WHERE event_id = ${sale.eventId}`
+  const unexpected = wait.rows.filter((row) => row.status !== "pending_payment" && row.status !== "failed")
+  const leftovers = await Promise.all(wait.rows.map((row) => stores.redis.exists(stores.keys.pendingBooking(row.id))))
+  const recovery = recoveryOf(fault, load, decided)
+  const { killedAt, restoredAt } = load.injection
+
+  const problems: string[] = []
+  if (answers.withoutId > 0) problems.push(`${answers.withoutId} answers 202 without a booking id`)
+  if (new Set(load.acceptedIds).size !== load.acceptedIds.length) problems.push("the gateway answered the same booking id twice")
+  if (undecided > 0) problems.push(`${undecided} accepted bookings still undecided ${wait.seconds.toFixed(0)} s after the load`)
   if (unexpected.length > 0) problems.push(`${unexpected.length} bookings decided as neither pending_payment nor failed (${unexpected[0]!.status})`)
-  if (serverErrors > 0) problems.push(`${serverErrors} answers 5xx other than 503`)
-  if (missingRetryAfter > 0) problems.push(`${missingRetryAfter} answers 503 without Retry-After`)
-  if (missingDetail > 0) problems.push(`${missingDetail} error answers without a JSON detail`)
-  if (timeouts > 0) problems.push(`${timeouts} requests unanswered after ${plan.requestTimeout} s`)
+  // "A booking still processing is readable at once" (API.md): a 404 for an accepted id breaks that.
+  if (answers.lostReads > 0) problems.push(`${answers.lostReads} reads of accepted bookings answered 404`)
+  if (answers.serverErrors > 0) problems.push(`${answers.serverErrors} answers 5xx other than 503`)
+  if (answers.missingRetryAfter > 0) problems.push(`${answers.missingRetryAfter} answers 503 without Retry-After`)
+  if (answers.missingDetail > 0) problems.push(`${answers.missingDetail} error answers without a JSON detail`)
+  if (answers.timeouts > 0) problems.push(`${answers.timeouts} requests unanswered after ${plan.requestTimeout} s`)
   // With the gateway killed, refused connections are the fault itself; otherwise the gateway must answer.
-  if (connectionErrors > 0 && fault !== "gateway") problems.push(`${connectionErrors} requests lost their connection`)
-  if (recoverySeconds === undefined) problems.push(`no booking sent after the ${recoveryFrom} was decided`)
-  else if (recoverySeconds > plan.recoveryLimit) problems.push(`decisions resumed only ${recoverySeconds.toFixed(1)} s after the ${recoveryFrom} (limit ${plan.recoveryLimit} s)`)
-  problems.push(...notes)
-  problems.push(...(await auditEvent(stores, eventId)))
+  if (answers.connectionErrors > 0 && fault !== "gateway") problems.push(`${answers.connectionErrors} requests lost their connection`)
+  if (recovery.seconds === undefined) problems.push(`no booking sent after the ${recovery.from} was decided`)
+  else if (recovery.seconds > plan.recoveryLimit) problems.push(`decisions resumed only ${recovery.seconds.toFixed(1)} s after the ${recovery.from} (limit ${plan.recoveryLimit} s)`)
+  problems.push(...load.injection.notes, ...wait.notes, ...(await auditEvent(stores, sale.eventId)))
+  say(`${fault}: ${load.acceptedIds.length} accepted, ${decided.size} decided, recovery ${recovery.seconds?.toFixed(1) ?? "never"} s from the ${recovery.from}, ${problems.length} problems`)
 
+  const { bookingMs } = answers
   return {
     fault,
-    eventId,
-    capacity,
-    sent: sent.length,
-    skipped,
-    statuses,
-    accepted: acceptedIds.length,
-    decided: outcome.size,
-    undecided: undecided.length,
-    reserved: decidedRows.filter((row) => row.status === "pending_payment").length,
-    failed: decidedRows.filter((row) => row.status === "failed").length,
-    serverErrors,
-    unavailable,
-    errorDetails,
+    eventId: sale.eventId,
+    capacity: sale.capacity,
+    sent: load.sent.length,
+    skipped: load.skipped,
+    statuses: answers.statuses,
+    accepted: load.acceptedIds.length,
+    decided: decided.size,
+    undecided,
+    reserved: wait.rows.filter((row) => row.status === "pending_payment").length,
+    failed: wait.rows.filter((row) => row.status === "failed").length,
+    serverErrors: answers.serverErrors,
+    unavailable: answers.unavailable,
+    errorDetails: answers.errorDetails,
     latency: { p50: percentile(bookingMs, 50), p99: percentile(bookingMs, 99), max: bookingMs.at(-1) ?? 0 },
-    missingRetryAfter,
-    missingDetail,
-    timeouts,
-    connectionErrors,
-    unanswered,
-    leftoverRecords,
-    recoverySeconds,
-    recoveryFrom,
-    restoreSeconds,
-    loadSeconds,
+    missingRetryAfter: answers.missingRetryAfter,
+    missingDetail: answers.missingDetail,
+    timeouts: answers.timeouts,
+    connectionErrors: answers.connectionErrors,
+    unanswered: bookings - decided.size,
+    leftoverRecords: leftovers.reduce((n, found) => n + found, 0),
+    recoverySeconds: recovery.seconds,
+    recoveryFrom: recovery.from,
+    restoreSeconds: restoredAt === undefined ? undefined : (restoredAt - killedAt) / 1000,
+    loadSeconds: load.seconds,
     problems,
   }
 }
