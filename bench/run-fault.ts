@@ -114,6 +114,8 @@ export type FaultRun = {
   /** Seconds from the fault's origin (see `recoveryFrom`) until the first booking sent after it was decided. */
   recoverySeconds: number | undefined
   recoveryFrom: "kill" | "restore command"
+  /** Infrastructure faults: seconds from the restore command's end (the service ready) until that first decision. */
+  resumedAfterRestore: number | undefined
   /** Seconds from the kill until the restarted process was seen (process faults) or the restore command ended. */
   restoreSeconds: number | undefined
   loadSeconds: number
@@ -441,7 +443,8 @@ function recoveryOf(fault: Fault, load: Load, decided: Map<string, Decision>) {
     if (origin === undefined || row === undefined || item.at < origin) continue
     first = Math.min(first ?? Infinity, row.decided_at.getTime())
   }
-  return { from, seconds: origin !== undefined && first !== undefined ? (first - origin) / 1000 : undefined }
+  const since = (at: number | undefined) => (at !== undefined && first !== undefined ? (first - at) / 1000 : undefined)
+  return { from, seconds: since(origin), afterRestore: isProcess(fault) ? undefined : since(load.injection.restoredAt) }
 }
 
 /**
@@ -507,6 +510,7 @@ export async function runFault(target: Target, fault: Fault, plan: LoadPlan = de
     leftoverRecords: leftovers.reduce((n, found) => n + found, 0),
     recoverySeconds: recovery.seconds,
     recoveryFrom: recovery.from,
+    resumedAfterRestore: recovery.afterRestore,
     restoreSeconds: restoredAt === undefined ? undefined : (restoredAt - killedAt) / 1000,
     loadSeconds: load.seconds,
     problems,
