@@ -158,7 +158,7 @@ const details = results.map((r, i) =>
         ["503 without Retry-After / error answers without JSON detail", `${r.missingRetryAfter} / ${r.missingDetail}`],
         ["requests with no answer (timeouts / connection errors)", `${r.timeouts} / ${r.connectionErrors}`],
         ["restore", r.restoreSeconds === undefined ? "not seen" : `${r.restoreSeconds.toFixed(1)} s after the kill (${r.fault === "gateway" || r.fault === "reserver" ? "restarted process seen" : "services.sh start finished"})`],
-        [`recovery (from the ${r.recoveryFrom})`, `${fmt(r.recoverySeconds)} s`],
+        [`recovery (from the ${r.recoveryFrom})`, `${fmt(r.recoverySeconds)} s (first 202 after it: ${fmt(r.firstAccepted)} s)`],
         ...(r.resumedAfterRestore === undefined ? [] : [["first decision after the restore command ended", `${fmt(r.resumedAfterRestore)} s`]]),
         ["decided bookings still holding a processing record in Redis", String(r.leftoverRecords)],
       ],

@@ -114,6 +114,8 @@ export type FaultRun = {
   /** Seconds from the fault's origin (see `recoveryFrom`) until the first booking sent after it was decided. */
   recoverySeconds: number | undefined
   recoveryFrom: "kill" | "restore command"
+  /** Seconds from the same origin until the first 202 to a request sent after it (the gateway's share of the recovery). */
+  firstAccepted: number | undefined
   /** Infrastructure faults: seconds from the restore command's end (the service ready) until that first decision. */
   resumedAfterRestore: number | undefined
   /** Seconds from the kill until the restarted process was seen (process faults) or the restore command ended. */
@@ -438,13 +440,20 @@ function recoveryOf(fault: Fault, load: Load, decided: Map<string, Decision>) {
   const from = isProcess(fault) ? ("kill" as const) : ("restore command" as const)
   const origin = isProcess(fault) ? load.injection.killedAt : load.injection.restoreStartedAt
   let first: number | undefined
+  let firstAccepted: number | undefined
   for (const item of load.sent) {
-    const row = item.id === undefined ? undefined : decided.get(item.id)
-    if (origin === undefined || row === undefined || item.at < origin) continue
-    first = Math.min(first ?? Infinity, row.decided_at.getTime())
+    if (origin === undefined || item.id === undefined || item.at < origin) continue
+    firstAccepted = Math.min(firstAccepted ?? Infinity, item.at + item.answer!.ms)
+    const row = decided.get(item.id)
+    if (row !== undefined) first = Math.min(first ?? Infinity, row.decided_at.getTime())
   }
-  const since = (at: number | undefined) => (at !== undefined && first !== undefined ? (first - at) / 1000 : undefined)
-  return { from, seconds: since(origin), afterRestore: isProcess(fault) ? undefined : since(load.injection.restoredAt) }
+  const between = (from: number | undefined, to: number | undefined) => (from !== undefined && to !== undefined ? (to - from) / 1000 : undefined)
+  return {
+    from,
+    seconds: between(origin, first),
+    accepted: between(origin, firstAccepted),
+    afterRestore: isProcess(fault) ? undefined : between(load.injection.restoredAt, first),
+  }
 }
 
 /**
@@ -511,6 +520,7 @@ export async function runFault(target: Target, fault: Fault, plan: LoadPlan = de
     recoverySeconds: recovery.seconds,
     recoveryFrom: recovery.from,
     resumedAfterRestore: recovery.afterRestore,
+    firstAccepted: recovery.accepted,
     restoreSeconds: restoredAt === undefined ? undefined : (restoredAt - killedAt) / 1000,
     loadSeconds: load.seconds,
     problems,
