@@ -41,6 +41,12 @@ const plan: LoadPlan = {
   outage: Number(args.outage),
   decideTimeout: Number(args["decide-timeout"]),
 }
+for (const [name, value] of Object.entries(plan)) {
+  if (!Number.isFinite(value) || value < 0) {
+    console.error(`[chaos] ${name} must be a number of at least 0, got ${value}`)
+    process.exit(2)
+  }
+}
 // `all`: each fault once (or --runs times), Kafka at least five times in a row: it failed one restart in five.
 const schedule: Fault[] =
   choice === "all"
