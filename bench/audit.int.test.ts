@@ -4,7 +4,7 @@ import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
-import { applyBatch } from "../reserver/apply-batch.ts"
+import { createBatchStep } from "../reserver/batch-step.ts"
 import { insertTestEvent, reserve } from "../reserver/test-fixtures.ts"
 
 // The benchmarks' verdict rests on this audit, so it must catch what it exists to catch.
@@ -26,8 +26,7 @@ const soldEvent = async () => {
   const deps = { sql: db.sql, redis, keys }
   const { eventId, buyerIds } = await insertTestEvent(deps, { rows: 2, cols: 5, sections: ["A"], subsections: 1 })
   const commands = buyerIds.map((buyer) => reserve({ event_id: eventId, buyer_id: buyer, quantity: 2 }))
-  const batch = { ...deps, log: testLogger(), findSeats: findBestAvailable, grids: new Map(), verified: new Set<string>() }
-  await applyBatch(batch, commands)
+  await createBatchStep({ ...deps, log: testLogger(), findSeats: findBestAvailable }).apply(commands)
   return { eventId, commands }
 }
 

@@ -14,6 +14,7 @@ import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailableNative, loadSeatFinder } from "../shared/native-seat-finder.ts"
 import type { SeatFinder } from "../shared/seat-finder.ts"
 import { createTestDatabase, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
+import { createBatchStep } from "../reserver/batch-step.ts"
 import { createCommandConsumer } from "../reserver/consume-commands.ts"
 import { auditEvent } from "../shared/audit.ts"
 import { insertTestEvent, reserve } from "../reserver/test-fixtures.ts"
@@ -94,7 +95,7 @@ try {
     concurrency,
     mergeLimit: config.reserverMergeLimit,
     log,
-    batch: { sql: db.sql, redis, keys, log, findSeats, grids: new Map(), verified: new Set() },
+    batch: createBatchStep({ sql: db.sql, redis, keys, log, findSeats }),
     onBatch: ({ size }) => {
       sizes.push(size)
       done += size

@@ -3,6 +3,7 @@
 import { createKafka } from "../shared/kafka.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { eventually, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
+import { createBatchStep } from "../reserver/batch-step.ts"
 import { createCommandConsumer } from "../reserver/consume-commands.ts"
 import type { GatewayDeps } from "./app.ts"
 import { createCommandProducer, createKafkaSender } from "./command-producer.ts"
@@ -28,7 +29,7 @@ export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
     groupId: uniqueName("group"),
     concurrency: 2,
     log,
-    batch: { sql: gw.sql, redis: gw.redis, keys: gw.keys, log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
+    batch: createBatchStep({ sql: gw.sql, redis: gw.redis, keys: gw.keys, log, findSeats: findBestAvailable }),
   })
   await reserver.start()
   gw.app.listen({ hostname: "127.0.0.1", port: 0 })

@@ -3,7 +3,7 @@
 // `--from` file on: a drain benchmark produces its backlog before the reserver starts, and
 // those samples are not the reserver's.
 //
-//   bun profiles/frame-share.ts <file.cpuprofile> [--from reserver/apply-batch.ts] findBestAvailable ...
+//   bun profiles/frame-share.ts <file.cpuprofile> [--from reserver/batch-step.ts] findBestAvailable ...
 import { parseArgs } from "node:util"
 
 type Node = { id: number; callFrame: { functionName: string; url: string }; children?: number[] }
@@ -28,10 +28,10 @@ export function frameShares(profile: Profile, names: string[], from?: string) {
 }
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { from: { type: "string", default: "reserver/apply-batch.ts" } } })
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { from: { type: "string", default: "reserver/batch-step.ts" } } })
   const [file, ...names] = positionals
   if (!file || names.length === 0) {
-    console.error("usage: bun profiles/frame-share.ts <file.cpuprofile> [--from reserver/apply-batch.ts] <function or file> ...")
+    console.error("usage: bun profiles/frame-share.ts <file.cpuprofile> [--from reserver/batch-step.ts] <function or file> ...")
     process.exit(2)
   }
   const { samples, shares } = frameShares((await Bun.file(file).json()) as Profile, names, values.from)

@@ -2,7 +2,9 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Co
 import type { Batch, KafkaMessage } from "kafkajs"
 import type { Command } from "../shared/commands.ts"
 import { kafkaAttributes, type Tracing } from "../shared/tracing.ts"
-import type { BatchPhase, BatchPhases, BatchResult, BookingOutcome } from "./apply-batch.ts"
+import type { BatchPhase, BatchPhases } from "./batch-step.ts"
+import type { StepShape } from "./coalesce-batches.ts"
+import type { BatchResult, BookingOutcome } from "./decide-batch.ts"
 
 // The SDK keeps at most 128 links per span by default; more would only be dropped.
 const MAX_LINKS = 128
@@ -35,9 +37,11 @@ const outcomeOf = (command: Command, outcome: BookingOutcome | undefined): strin
 
 /**
  * The spans of one partition batch: a batch span (its own trace, linked to the producers of
- * its first messages) with a child span per phase of the batch step, and, once the batch is
- * committed, one span per command in the trace of the request that produced it (parent:
- * the producer span named by the message's `traceparent` header), linked to the batch span.
+ * its first messages) with a child span per phase of the batch step it ran in, and, once the
+ * batch is committed, one span per command in the trace of the request that produced it
+ * (parent: the producer span named by the message's `traceparent` header), linked to the
+ * batch span. A step that merged several partition batches (coalesce-batches.ts) gives each
+ * of them the same phase spans, whose attributes say how many batches and commands it held.
  */
 export function traceBatch(tracing: Tracing, topic: string, groupId: string, batch: Batch) {
   const { tracer } = tracing
@@ -81,13 +85,14 @@ export function traceBatch(tracing: Tracing, topic: string, groupId: string, bat
   return {
     /** The batch span as the active context, so log lines of the batch carry its trace id. */
     context,
-    /** One child span per phase of one attempt of the batch step (BatchDeps.phases). */
-    phases(): BatchPhases {
+    /** One child span per phase of one attempt of the batch step that this batch ran in. */
+    phases(step: StepShape): BatchPhases {
       let current: Span | undefined
+      const shape = { "batch.step.batches": step.batches, "batch.step.commands": step.commands }
       return {
         next(phase) {
           current?.end()
-          current = tracer.startSpan(`batch ${phase}`, { attributes: PHASE_ATTRIBUTES[phase] }, context)
+          current = tracer.startSpan(`batch ${phase}`, { attributes: { ...PHASE_ATTRIBUTES[phase], ...shape } }, context)
         },
         end(error) {
           if (current && error !== undefined) failSpan(current, error)

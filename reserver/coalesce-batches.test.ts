@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test"
 import type { Command } from "../shared/commands.ts"
-import type { BatchResult } from "./apply-batch.ts"
+import type { BatchResult } from "./decide-batch.ts"
 import { createBatchCoalescer } from "./coalesce-batches.ts"
 import { release, reserve } from "./test-fixtures.ts"
 
@@ -66,4 +66,31 @@ test("a failed step rejects the batches merged into it, and only those", async (
   }, 3)
   const settled = await Promise.allSettled([coalesced(commands(1)), coalesced(commands(2)), coalesced([poisoned]), coalesced(commands(1))])
   expect(settled.map((s) => s.status)).toEqual(["fulfilled", "fulfilled", "rejected", "rejected"])
+})
+
+test("every traced batch merged into a step marks each phase of each attempt, with the step's shape; merging is unchanged", async () => {
+  const fake = recordingApply()
+  // A step that fails its first attempt, as a stale seat map makes it, then succeeds.
+  let attempts = 0
+  const coalesced = createBatchCoalescer(async (batch, phases) => {
+    for (;;) {
+      const marks = phases?.()
+      marks?.next("load")
+      marks?.next("decide")
+      if (attempts++ === 0) {
+        marks?.end(new Error("stale"))
+        continue
+      }
+      marks?.end()
+      return fake.apply(batch)
+    }
+  }, 5)
+  const seen: string[][] = [[], []]
+  const tracer = (i: number) => (step: { batches: number; commands: number }) => {
+    seen[i]!.push(`start ${step.batches}/${step.commands}`)
+    return { next: (phase: string) => seen[i]!.push(phase), end: (error?: unknown) => seen[i]!.push(error ? "failed" : "end") }
+  }
+  await Promise.all([coalesced(commands(2), tracer(0)), coalesced(commands(3), tracer(1)), coalesced(commands(1))])
+  expect(fake.steps.map((step) => step.length)).toEqual([5, 1])
+  for (const marks of seen) expect(marks).toEqual(["start 2/5", "load", "decide", "failed", "start 2/5", "load", "decide", "end"])
 })

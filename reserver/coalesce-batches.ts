@@ -1,7 +1,14 @@
 import type { Command } from "../shared/commands.ts"
-import type { BatchResult } from "./apply-batch.ts"
+import type { BatchPhases } from "./batch-step.ts"
+import type { BatchResult } from "./decide-batch.ts"
 
-type Job = { commands: Command[]; resolve: (result: BatchResult) => void; reject: (error: unknown) => void }
+/** The shape of the step a batch was merged into, for its phase spans. */
+export type StepShape = { batches: number; commands: number }
+
+/** Starts the phase marks of one attempt of the step a traced batch was merged into. */
+export type StepPhases = (step: StepShape) => BatchPhases
+
+type Job = { commands: Command[]; phases?: StepPhases; resolve: (result: BatchResult) => void; reject: (error: unknown) => void }
 
 /**
  * Merges the batches of different partitions that arrive in the same event-loop turn into
@@ -13,14 +20,18 @@ type Job = { commands: Command[]; resolve: (result: BatchResult) => void; reject
  * Merging stops at `mergeLimit` commands: the rest of the turn's batches form further steps
  * that run at the same time, so that one step's decisions (this process's CPU) overlap
  * another's transaction (PostgreSQL's), and two transactions use two PostgreSQL backends.
+ *
+ * Tracing only watches: every traced batch merged into a step marks that step's phases, so
+ * a traced run merges exactly as an untraced one.
  */
-export function createBatchCoalescer(apply: (commands: Command[]) => Promise<BatchResult>, mergeLimit = Infinity) {
+export function createBatchCoalescer(apply: (commands: Command[], phases?: () => BatchPhases) => Promise<BatchResult>, mergeLimit = Infinity) {
   let waiting: Job[] = []
   let scheduled = false
 
   const runGroup = async (jobs: Job[]) => {
     try {
-      const merged = await apply(jobs.flatMap((job) => job.commands))
+      const commands = jobs.flatMap((job) => job.commands)
+      const merged = await apply(commands, phasesOfAll(jobs, { batches: jobs.length, commands: commands.length }))
       for (const job of jobs) job.resolve(shareOf(merged, job.commands))
     } catch (error) {
       for (const job of jobs) job.reject(error)
@@ -45,14 +56,27 @@ export function createBatchCoalescer(apply: (commands: Command[]) => Promise<Bat
     if (group.length > 0) void runGroup(group)
   }
 
-  return (commands: Command[]): Promise<BatchResult> =>
+  return (commands: Command[], phases?: StepPhases): Promise<BatchResult> =>
     new Promise((resolve, reject) => {
-      waiting.push({ commands, resolve, reject })
+      waiting.push({ commands, phases, resolve, reject })
       if (!scheduled) {
         scheduled = true
         setImmediate(run)
       }
     })
+}
+
+// Marks each phase of a merged step for every traced batch in it.
+function phasesOfAll(jobs: Job[], step: StepShape): (() => BatchPhases) | undefined {
+  const traced = jobs.flatMap((job) => (job.phases ? [job.phases] : []))
+  if (traced.length === 0) return undefined
+  return () => {
+    const marks = traced.map((phases) => phases(step))
+    return {
+      next: (phase) => marks.forEach((m) => m.next(phase)),
+      end: (error) => marks.forEach((m) => m.end(error)),
+    }
+  }
 }
 
 // One partition's part of a merged result; its counts are recounted from its own outcomes.

@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Partitioners, type Admin, type Producer } from "kafkajs"
 import { join } from "node:path"
 import { createRedis } from "../shared/clients.ts"
+import { loadConfig } from "../shared/config.ts"
 import { encodeCommand, type Command, type ReserveCommand } from "../shared/commands.ts"
 import { commandKey, createKafka } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
+import { createTracing } from "../shared/tracing.ts"
 import { createTestDatabase, eventually, startScratchRedis, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createBatchStep } from "./batch-step.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
 import { auditEvent } from "../shared/audit.ts"
 import { insertTestEvent, release, reserve } from "./test-fixtures.ts"
@@ -60,7 +64,7 @@ const startReserver = async (t: { topic: string; dlq: string; groupId: string },
     concurrency: 2,
     log,
     onAssign,
-    batch: { sql: db.sql, redis: seatRedis, keys, log, findSeats: findBestAvailable, grids: new Map(), verified: new Set() },
+    batch: createBatchStep({ sql: db.sql, redis: seatRedis, keys, log, findSeats: findBestAvailable }),
   })
   await reserver.start()
   return reserver
@@ -99,6 +103,46 @@ describe("reserver consumer", () => {
     } finally {
       await reserver.stop()
     }
+  })
+
+  test("tracing only watches: partition batches are merged into steps as without it, and each batch span holds its step's phases", async () => {
+    const t = await newTopics(4)
+    const sections = ["A", "B", "C", "D", "E", "F", "G", "H"]
+    const { eventId, buyerIds } = await insertTestEvent({ sql: db.sql, redis, keys }, { rows: 2, cols: 10, sections, subsections: 1 })
+    const commands = Array.from({ length: 80 }, (_, i) => reserve({ event_id: eventId, buyer_id: buyerIds[i % buyerIds.length]!, section: sections[i % sections.length]! }))
+    await send(t.topic, commands)
+    const exporter = new InMemorySpanExporter()
+    const tracing = (await createTracing(loadConfig({}).tracing, "reserver-test", exporter))!
+    const reserver = createCommandConsumer({
+      kafka,
+      topic: t.topic,
+      deadLetterTopic: t.dlq,
+      groupId: t.groupId,
+      concurrency: 4,
+      log,
+      tracing,
+      batch: createBatchStep({ sql: db.sql, redis, keys, log, findSeats: findBestAvailable }),
+    })
+    await reserver.start()
+    try {
+      await eventually(async () => ((await outcomes(eventId)).length === commands.length ? true : undefined), 30_000, "every booking decided")
+    } finally {
+      // Stopping lets the last batch commit, which ends its span.
+      await reserver.stop()
+    }
+    const spans = exporter.getFinishedSpans()
+    await tracing.shutdown()
+    const batches = spans.filter((s) => s.name === `process ${t.topic}`)
+    const phasesOf = (batch: (typeof spans)[number]) => spans.filter((s) => s.parentSpanContext?.spanId === batch.spanContext().spanId && s.name.startsWith("batch "))
+    expect(batches.length).toBeGreaterThan(1)
+    for (const batch of batches) {
+      expect(phasesOf(batch).map((s) => s.name)).toEqual(["batch load", "batch decide", "batch pg-write", "batch redis-apply", "batch publish"])
+    }
+    // The backlog of four partitions arrives together, so some steps merged batches of several of them.
+    const merged = batches.filter((b) => (phasesOf(b)[0]!.attributes["batch.step.batches"] as number) > 1)
+    expect(merged.length).toBeGreaterThan(1)
+    expect(merged.every((b) => (phasesOf(b)[0]!.attributes["batch.step.commands"] as number) > (b.attributes["messaging.batch.message_count"] as number))).toBe(true)
+    expect(await auditEvent({ sql: db.sql, redis, keys }, eventId)).toEqual([])
   })
 
   test("a poison message goes to the dead-letter topic and the partition moves on", async () => {

@@ -3,9 +3,10 @@ import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Ka
 import { decodeCommand, type Command } from "../shared/commands.ts"
 import type { Logger } from "../shared/log.ts"
 import type { Tracing } from "../shared/tracing.ts"
-import { applyBatch, type BatchDeps, type BatchResult } from "./apply-batch.ts"
+import type { BatchStep } from "./batch-step.ts"
 import { traceBatch, type BatchTrace } from "./batch-tracing.ts"
 import { createBatchCoalescer } from "./coalesce-batches.ts"
+import type { BatchResult } from "./decide-batch.ts"
 
 export type ConsumerOptions = {
   kafka: Kafka
@@ -16,7 +17,8 @@ export type ConsumerOptions = {
   /** Most commands one batch step merges from partition batches that arrive together (coalesce-batches.ts); no limit when unset. */
   mergeLimit?: number
   log: Logger
-  batch: BatchDeps
+  /** The batch step (batch-step.ts); one step can serve the consumers that replace each other. */
+  batch: BatchStep
   /** A member that stops heartbeating is dropped from the group after this long (the broker bounds it: group.min.session.timeout.ms). */
   sessionTimeoutMs?: number
   /** Called with this member's partitions whenever the group (re)assigns them. */
@@ -60,22 +62,21 @@ export function createCommandConsumer(options: ConsumerOptions) {
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     // New ownership: seat maps are checked against PostgreSQL again on first touch.
-    options.batch.verified.clear()
+    options.batch.forgetOwnership()
     const partitions = payload.memberAssignment[topic] ?? []
     log.info("joined consumer group", { group: options.groupId, member: payload.memberId, partitions })
     options.onAssign?.(partitions)
   })
 
-  const coalesced = createBatchCoalescer((commands) => applyBatch(options.batch, commands), options.mergeLimit)
+  const coalesced = createBatchCoalescer(options.batch.apply, options.mergeLimit)
 
-  const applyWithRetry = async (payload: EachBatchPayload, commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], deps: BatchDeps) => {
+  const applyWithRetry = async (payload: EachBatchPayload, commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], traced?: BatchTrace) => {
     for (let attempt = 0; ; attempt++) {
       if (!payload.isRunning() || payload.isStale()) return undefined
       try {
-        // A traced batch keeps its own step, so its phase spans describe it alone.
-        return await (deps.phases ? applyBatch(deps, commands) : coalesced(commands))
+        return await coalesced(commands, traced?.phases)
       } catch (error) {
-        if (isDeterministic(error) && attempt >= 2 && commands.length > 0) return applyOneByOne(commands, dead, messages, deps)
+        if (isDeterministic(error) && attempt >= 2 && commands.length > 0) return applyOneByOne(commands, dead, messages, traced)
         log.warn("batch failed; retrying without committing", { partition: payload.batch.partition, attempt, error })
         await payload.heartbeat().catch(() => {})
         await Bun.sleep(backoff(attempt))
@@ -84,11 +85,12 @@ export function createCommandConsumer(options: ConsumerOptions) {
   }
 
   // Isolates the command a deterministic error belongs to, so one bad command cannot block its partition.
-  const applyOneByOne = async (commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], deps: BatchDeps): Promise<BatchResult> => {
+  const applyOneByOne = async (commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], traced?: BatchTrace): Promise<BatchResult> => {
     const total: BatchResult = { outcomes: [], rejected: [], reserved: 0, failed: 0, released: 0 }
+    const phases = traced && (() => traced.phases({ batches: 1, commands: 1 }))
     for (const [i, command] of commands.entries()) {
       try {
-        const r = await applyBatch(deps, [command])
+        const r = await options.batch.apply([command], phases)
         total.outcomes.push(...r.outcomes)
         total.rejected.push(...r.rejected)
         total.reserved += r.reserved
@@ -117,8 +119,7 @@ export function createCommandConsumer(options: ConsumerOptions) {
         dead.push({ message, reason: (error as Error).message })
       }
     }
-    const deps = traced ? { ...options.batch, phases: traced.phases } : options.batch
-    const result = await applyWithRetry(payload, commands, dead, sources, deps)
+    const result = await applyWithRetry(payload, commands, dead, sources, traced)
     if (!result) return false
     for (const r of result.rejected) dead.push({ message: sources[commands.indexOf(r.command)]!, reason: r.reason })
     // Chunks keep each produce request under the broker's message.max.bytes (1 MB by default):

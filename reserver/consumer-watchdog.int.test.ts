@@ -8,6 +8,7 @@ import { commandKey, createKafka } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { createTestDatabase, eventually, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createBatchStep } from "./batch-step.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
 import { createConsumerWatchdog } from "./consumer-watchdog.ts"
 import { groupOffsets } from "./group-offsets.ts"
@@ -48,7 +49,7 @@ const decided = async (eventId: number) =>
 function startWatchedReserver(topic: string, groupId: string) {
   const crashes: { error: string; restart: boolean }[] = []
   const recreations: string[] = []
-  const batch = { sql: db.sql, redis, keys, log, findSeats: findBestAvailable, grids: new Map(), verified: new Set<string>() }
+  const batch = createBatchStep({ sql: db.sql, redis, keys, log, findSeats: findBestAvailable })
   const watchdog = createConsumerWatchdog({
     create: () => {
       const consumer = createCommandConsumer({

@@ -6,6 +6,7 @@ import { loadSeatFinder } from "../shared/native-seat-finder.ts"
 import { onShutdown } from "../shared/shutdown.ts"
 import { createTelemetry } from "../shared/telemetry.ts"
 import { createBatchMetrics, watchdogMetrics } from "./batch-metrics.ts"
+import { createBatchStep } from "./batch-step.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
 import { createConsumerWatchdog, type ReserverHealth } from "./consumer-watchdog.ts"
 import { groupOffsets } from "./group-offsets.ts"
@@ -29,7 +30,7 @@ await admin.connect()
 const partitions = await ensureTopics(admin, topicLayout(config))
 
 const totals = { batches: 0, commands: 0, reserved: 0, failed: 0, released: 0, deadLettered: 0 }
-const batch = { sql, redis, keys: redisKeys(config.redisPrefix), log, findSeats: loadSeatFinder(log, config.seatFinder), grids: new Map(), verified: new Set<string>() }
+const batch = createBatchStep({ sql, redis, keys: redisKeys(config.redisPrefix), log, findSeats: loadSeatFinder(log, config.seatFinder) })
 // A member that crashed for good, or that stops deciding while commands wait, is replaced (consumer-watchdog.ts).
 const watchdog = createConsumerWatchdog({
   create: () =>

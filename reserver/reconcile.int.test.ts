@@ -5,7 +5,7 @@ import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
-import { applyBatch, type BatchDeps } from "./apply-batch.ts"
+import { createBatchStep, type BatchStepDeps } from "./batch-step.ts"
 import { insertTestEvent, reserve } from "./test-fixtures.ts"
 
 const config = testConfig()
@@ -13,11 +13,11 @@ const redis = createRedis(config.redisUrl)
 const prefix = uniqueName("t")
 const keys = redisKeys(prefix)
 let db: TestDatabase
-let deps: BatchDeps
+let deps: BatchStepDeps
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  deps = { sql: db.sql, redis, keys, log: testLogger(), findSeats: findBestAvailable, grids: new Map(), verified: new Set() }
+  deps = { sql: db.sql, redis, keys, log: testLogger(), findSeats: findBestAvailable }
 })
 afterAll(async () => {
   const stale = await redis.keys(keys.all)
@@ -38,7 +38,7 @@ const reconcile = async (...args: string[]) => {
 
 test("reconcile rebuilds seat maps and counters that Redis lost or got wrong, from PostgreSQL", async () => {
   const { eventId, buyerIds } = await insertTestEvent(deps, { rows: 2, cols: 5, sections: ["A", "B"], subsections: 2 })
-  await applyBatch(deps, [
+  await createBatchStep(deps).apply([
     reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 3 }),
     reserve({ event_id: eventId, buyer_id: buyerIds[1]!, section: "B", subsection: 2, quantity: 4 }),
   ])

@@ -22,8 +22,8 @@ export function loadNativeAddon(path: string): NativeSeatFinderAddon {
 
 /** Wraps a loaded addon as a SeatFinder with the same answers as findBestAvailable. */
 export function nativeSeatFinder(addon: NativeSeatFinderAddon): SeatFinder {
-  // Bun's N-API charges ~10 ns per number read and ~100 ns to build an array from C, so the numbers go
-  // in and the seats come back through one reused Float64Array: a call costs ~80 ns instead of ~180 ns.
+  // Bun's N-API charges for every number read and, far more, for every array built in C, so the numbers
+  // go in and the seats come back through one reused Float64Array (costs: profiles/README.md, "Native seat finder").
   let io = new Float64Array(3 + 16)
   return (map, rows, cols, quantity) => {
     // Grown only for an answer that can exist; C refuses any other quantity it has no room for.

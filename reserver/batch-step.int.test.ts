@@ -3,18 +3,20 @@ import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
-import { applyBatch, type BatchDeps } from "./apply-batch.ts"
+import { createBatchStep, type BatchStep, type BatchStepDeps } from "./batch-step.ts"
 import { auditEvent } from "../shared/audit.ts"
 import { insertTestEvent, release, reserve } from "./test-fixtures.ts"
 
 let db: TestDatabase
 const redis = createRedis(testConfig().redisUrl)
 const keys = redisKeys(uniqueName("t"))
-let deps: BatchDeps
+let deps: BatchStepDeps
+let step: BatchStep
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  deps = { sql: db.sql, redis, keys, log: testLogger(), findSeats: findBestAvailable, grids: new Map(), verified: new Set() }
+  deps = { sql: db.sql, redis, keys, log: testLogger(), findSeats: findBestAvailable }
+  step = createBatchStep(deps)
 })
 afterAll(async () => {
   const stale = await redis.keys(`${keys.all}`)
@@ -33,12 +35,12 @@ const bookingRow = async (id: string) => {
 const ticketsOf = async (id: string) =>
   (await db.sql`SELECT row, seat, status FROM tickets WHERE booking_id = ${id} ORDER BY row, seat`).map((t) => `${t.row}-${t.seat}`)
 
-describe("applyBatch", () => {
+describe("batch step", () => {
   test("best available reserves the first adjacent run and every store agrees", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 2, cols: 5 })
     const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
     const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 3 })
-    const result = await applyBatch(deps, [a, b])
+    const result = await step.apply([a, b])
     expect(result.reserved).toBe(2)
     expect(result.outcomes.map((o) => [o.status, o.tickets.map((t) => `${t.row}-${t.seat}`)])).toEqual([
       ["pending_payment", ["1-1", "1-2"]],
@@ -55,7 +57,7 @@ describe("applyBatch", () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 5 })
     const first = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, seats: [[1, 2]] })
     const second = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, seats: [[1, 1], [1, 2], [1, 3]] })
-    const result = await applyBatch(deps, [first, second])
+    const result = await step.apply([first, second])
     expect(result.outcomes[1]).toMatchObject({ status: "failed", error_message: "Seat 1-2 is already reserved", tickets: [] })
     expect(await ticketsOf(second.booking_id)).toEqual([])
     expect(await bookingRow(second.booking_id)).toMatchObject({ status: "failed", error_message: "Seat 1-2 is already reserved", total_price: 0 })
@@ -66,7 +68,7 @@ describe("applyBatch", () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 3 })
     const big = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
     const tooMany = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 2 })
-    const result = await applyBatch(deps, [big, tooMany])
+    const result = await step.apply([big, tooMany])
     expect(result.outcomes[1]).toMatchObject({ status: "failed", error_message: "No 2 seats available" })
   })
 
@@ -75,17 +77,17 @@ describe("applyBatch", () => {
     const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
     const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 4 })
     // a takes 1-1..1-2, is released, and b can then take all four seats, all in one batch.
-    const one = await applyBatch(deps, [a, release(a), b])
+    const one = await step.apply([a, release(a), b])
     expect(one.outcomes.map((o) => o.status)).toEqual(["cancelled", "pending_payment"])
     expect(await bookingRow(a.booking_id)).toMatchObject({ status: "cancelled", seat_positions: ["1-1", "1-2"] })
     expect(await ticketsOf(b.booking_id)).toEqual(["1-1", "1-2", "1-3", "1-4"])
     expect(await auditEvent(deps, eventId)).toEqual([])
 
-    const two = await applyBatch(deps, [release(b)])
+    const two = await step.apply([release(b)])
     expect(two.outcomes).toMatchObject([{ booking_id: b.booking_id, status: "cancelled" }])
     expect(await ticketsOf(b.booking_id)).toEqual([])
     const c = reserve({ event_id: eventId, buyer_id: buyerIds[2]!, seats: [[1, 3]] })
-    expect((await applyBatch(deps, [c])).outcomes[0]!.status).toBe("pending_payment")
+    expect((await step.apply([c])).outcomes[0]!.status).toBe("pending_payment")
     expect(await auditEvent(deps, eventId)).toEqual([])
   })
 
@@ -94,7 +96,7 @@ describe("applyBatch", () => {
     const commands = buyerIds.map((buyer, i) => reserve({ event_id: eventId, buyer_id: buyer, quantity: (i % 4) + 1 }))
     const cancelled = commands[1]!
     const batch = [...commands, release(cancelled)]
-    const first = await applyBatch(deps, batch)
+    const first = await step.apply(batch)
     const snapshot = async () => ({
       tickets: await db.sql`SELECT row, seat, status, booking_id FROM tickets WHERE event_id = ${eventId} ORDER BY row, seat`,
       bookings: await db.sql`SELECT id, status, seat_positions FROM bookings WHERE event_id = ${eventId} ORDER BY id`,
@@ -103,7 +105,7 @@ describe("applyBatch", () => {
       counter: await redis.hget(keys.available(eventId), "A-1"),
     })
     const before = await snapshot()
-    const again = await applyBatch(deps, batch)
+    const again = await step.apply(batch)
     expect(await snapshot()).toEqual(before)
     expect(again.outcomes.map((o) => [o.booking_id, o.status, o.tickets.map((t) => `${t.row}-${t.seat}`)])).toEqual(
       first.outcomes.map((o) => [o.booking_id, o.status, o.tickets.map((t) => `${t.row}-${t.seat}`)]),
@@ -115,17 +117,17 @@ describe("applyBatch", () => {
   test("a replay after a crash between the PostgreSQL commit and the Redis write restores Redis", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 6 })
     const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 3 })
-    await applyBatch(deps, [a])
+    await step.apply([a])
     const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 2 })
     const bitsBefore = await redis.getBuffer(keys.seats(eventId, "A", 1))
     const counterBefore = await redis.hget(keys.available(eventId), "A-1")
-    await applyBatch(deps, [release(a), b])
+    await step.apply([release(a), b])
     // Undo the Redis half, as if the process died right after PostgreSQL committed.
     await redis.set(keys.seats(eventId, "A", 1), bitsBefore!)
     await redis.hset(keys.available(eventId), "A-1", counterBefore!)
     // The gateway's `processing` record of b, which the lost Redis write would have deleted.
     await redis.set(keys.pendingBooking(b.booking_id), "{}", "EX", 60)
-    const replay = await applyBatch(deps, [release(a), b])
+    const replay = await step.apply([release(a), b])
     expect(replay.outcomes.find((o) => o.booking_id === b.booking_id)?.tickets.map((t) => `${t.row}-${t.seat}`)).toEqual(["1-1", "1-2"])
     expect(await redis.exists(keys.pendingBooking(b.booking_id))).toBe(0)
     expect(await auditEvent(deps, eventId)).toEqual([])
@@ -134,18 +136,18 @@ describe("applyBatch", () => {
   test("a Redis that lost a write cannot cause a double sale", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 4 })
     const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
-    await applyBatch(deps, [a])
+    await step.apply([a])
     // Redis forgets seat 1-1 (e.g. an AOF that lost its last second).
     await redis.setbit(keys.seats(eventId, "A", 1), 0, 0)
     const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 1 })
-    const result = await applyBatch(deps, [b])
+    const result = await step.apply([b])
     expect(result.outcomes[0]!.tickets.map((t) => `${t.row}-${t.seat}`)).toEqual(["1-3"])
     expect(await auditEvent(deps, eventId)).toEqual([])
   })
 
   test("an event re-created under the same id (new ticket ids) is decided against the new tickets", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 4 })
-    await applyBatch(deps, [reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 1 })])
+    await step.apply([reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 1 })])
     // As seed --reset does: the same event id, fresh tickets with new primary keys.
     await db.sql`UPDATE tickets SET id = id + 1000000, status = 'available', booking_id = NULL WHERE event_id = ${eventId}`
     await db.sql`UPDATE subsection_stats SET available = 4, reserved = 0 WHERE event_id = ${eventId}`
@@ -153,7 +155,7 @@ describe("applyBatch", () => {
     await redis.set(keys.seats(eventId, "A", 1), Buffer.alloc(1))
     await redis.hset(keys.available(eventId), "A-1", 4)
     const again = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 2 })
-    const result = await applyBatch(deps, [again])
+    const result = await step.apply([again])
     expect(result.outcomes[0]!.tickets.map((t) => `${t.row}-${t.seat}`)).toEqual(["1-1", "1-2"])
     expect(result.outcomes[0]!.tickets.every((t) => t.id > 1_000_000)).toBe(true)
     expect(await auditEvent(deps, eventId)).toEqual([])
@@ -161,7 +163,7 @@ describe("applyBatch", () => {
 
   test("an event re-created with another shape under the same id is decided on its new grid", async () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 2 })
-    await applyBatch(deps, [reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })])
+    await step.apply([reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })])
     // As seed --reset with another SEATS does: same id, a bigger subsection, a new creation time.
     await db.sql`DELETE FROM tickets WHERE event_id = ${eventId}`
     await db.sql`DELETE FROM bookings WHERE event_id = ${eventId}`
@@ -172,7 +174,7 @@ describe("applyBatch", () => {
     await redis.set(keys.seats(eventId, "A", 1), Buffer.alloc(1))
     await redis.hset(keys.available(eventId), "A-1", 6)
     const big = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 3 })
-    const result = await applyBatch(deps, [big])
+    const result = await step.apply([big])
     expect(result.outcomes[0]!.tickets.map((t) => `${t.row}-${t.seat}`)).toEqual(["1-1", "1-2", "1-3"])
     expect(await auditEvent(deps, eventId)).toEqual([])
   })
@@ -181,13 +183,13 @@ describe("applyBatch", () => {
     const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 2, sections: ["A", "B"] })
     const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
     const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, quantity: 2, section: "B" })
-    await applyBatch(deps, [a])
+    await step.apply([a])
     const status = async () => (await db.sql`SELECT status FROM events WHERE id = ${eventId}`)[0]!.status
     expect(await status()).toBe("available")
-    await applyBatch(deps, [b])
+    await step.apply([b])
     expect(await status()).toBe("sold_out")
     expect(JSON.parse((await redis.get(keys.eventMeta(eventId)))!).status).toBe("sold_out")
-    await applyBatch(deps, [release(b)])
+    await step.apply([release(b)])
     expect(await status()).toBe("available")
     expect(JSON.parse((await redis.get(keys.eventMeta(eventId)))!).status).toBe("available")
   })
@@ -198,10 +200,10 @@ describe("applyBatch", () => {
       const { eventId, buyerIds } = await newEvent({ rows: 1, cols: 1, sections: ["A", "B"] })
       const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, section: "A" })
       const b = reserve({ event_id: eventId, buyer_id: buyerIds[1]!, section: "B" })
-      await Promise.all([applyBatch(deps, [a]), applyBatch(deps, [b])])
+      await Promise.all([step.apply([a]), step.apply([b])])
       const status = async () => (await db.sql`SELECT status FROM events WHERE id = ${eventId}`)[0]!.status
       expect(await status()).toBe("sold_out")
-      await Promise.all([applyBatch(deps, [release(a)]), applyBatch(deps, [release(b)])])
+      await Promise.all([step.apply([release(a)]), step.apply([release(b)])])
       expect(await status()).toBe("available")
       expect(await auditEvent(deps, eventId)).toEqual([])
     }
@@ -212,7 +214,7 @@ describe("applyBatch", () => {
     const ghost = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, section: "Z" })
     const nobody = reserve({ event_id: eventId, buyer_id: 987_654_321 })
     const real = reserve({ event_id: eventId, buyer_id: buyerIds[0]! })
-    const result = await applyBatch(deps, [ghost, nobody, real])
+    const result = await step.apply([ghost, nobody, real])
     expect(result.rejected.map((r) => r.reason)).toEqual([`Section Z-1 of event ${eventId} does not exist`, "Buyer 987654321 does not exist"])
     expect(result.outcomes.map((o) => o.booking_id)).toEqual([real.booking_id])
   })
@@ -225,7 +227,7 @@ describe("applyBatch", () => {
     await sub.subscribe(keys.userChannel(buyerIds[0]!), keys.eventChannel(eventId))
     const a = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 2 })
     const b = reserve({ event_id: eventId, buyer_id: buyerIds[0]!, quantity: 1 })
-    await applyBatch(deps, [a, b])
+    await step.apply([a, b])
     for (let i = 0; i < 100 && messages.length < 3; i++) await Bun.sleep(20)
     await sub.quit()
     const user = messages.filter((m) => m.channel === keys.userChannel(buyerIds[0]!))
