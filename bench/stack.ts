@@ -26,9 +26,9 @@ export async function requireStack(): Promise<void> {
   }
 }
 
-/** Logs in and returns the session cookie. */
-export async function login(email = "b_1@t.com", password = "P@ssw0rd"): Promise<string> {
-  const res = await fetch(`${baseUrl}/api/user/login`, {
+/** Logs in (at the gateway at `url`) and returns the session cookie. */
+export async function login(email = "b_1@t.com", password = "P@ssw0rd", url = baseUrl): Promise<string> {
+  const res = await fetch(`${url}/api/user/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ email, password }),
