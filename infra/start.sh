@@ -8,4 +8,7 @@ source "$ROOT/infra/ensure-deps.sh"
 bash "$ROOT/infra/services.sh" start
 bun "$ROOT/shared/db/migrate-cli.ts"
 bun "$ROOT/gateway/seed-cli.ts"
+# The local broker accepts consumer sessions from 2 s (services.sh); a reserver killed with -9
+# then holds its partitions 3 s instead of the 6 s a stock broker's floor allows.
+export RESERVER_SESSION_TIMEOUT_MS="${RESERVER_SESSION_TIMEOUT_MS:-3000}"
 exec bun "$ROOT/infra/run-processes.ts"
