@@ -486,7 +486,12 @@ export async function runFault(target: Target, fault: Fault, plan: LoadPlan = de
   if (answers.serverErrors > 0) problems.push(`${answers.serverErrors} answers 5xx other than 503`)
   if (answers.missingRetryAfter > 0) problems.push(`${answers.missingRetryAfter} answers 503 without Retry-After`)
   if (answers.missingDetail > 0) problems.push(`${answers.missingDetail} error answers without a JSON detail`)
-  if (answers.timeouts > 0) problems.push(`${answers.timeouts} requests unanswered after ${plan.requestTimeout} s`)
+  if (answers.timeouts > 0) {
+    // When they were sent, relative to the kill, says which moment of the fault leaves a request hanging.
+    const hung = load.sent.filter((item) => item.error?.startsWith("no answer within"))
+    const when = hung.slice(0, 5).map((item) => `${item.route === "book" ? BOOK : READ} sent ${((item.at - killedAt) / 1000).toFixed(1)} s after the kill`)
+    problems.push(`${answers.timeouts} requests unanswered after ${plan.requestTimeout} s (${when.join("; ")}${hung.length > 5 ? "; ..." : ""})`)
+  }
   // With the gateway killed, refused connections are the fault itself; otherwise the gateway must answer.
   if (answers.connectionErrors > 0 && fault !== "gateway") problems.push(`${answers.connectionErrors} requests lost their connection`)
   if (recovery.seconds === undefined) problems.push(`no booking sent after the ${recovery.from} was decided`)
