@@ -28,7 +28,9 @@ export function createKafka(config: Config, log: Logger, clientId = config.kafka
       const lvl = entry.namespace === "Connection" && message.startsWith("Response ") ? "debug" : (levelName[entry.level] ?? "info")
       kafkaLog[lvl](message, { namespace: entry.namespace, ...rest })
     },
-    retry: { initialRetryTime: 100, retries: 8 },
+    // Capped backoff: after a broker restart the clients reconnect within a second or two instead of
+    // waiting out kafkajs' growing delays (up to 30 s by default).
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 2_000 },
   })
 }
 
