@@ -44,7 +44,7 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
     {
       config,
       log,
-      readiness: createHealthCheck({ sql, redis, admin }),
+      readiness: createHealthCheck({ sql, redis, admin, metrics }),
       sql,
       redis,
       keys,
