@@ -4,7 +4,7 @@ import { ValidationError } from "../shared/errors.ts"
 import type { Logger } from "../shared/log.ts"
 import { subsectionLabel, type EventMeta, type RedisKeys } from "../shared/redis-keys.ts"
 import { newSeatMap } from "../shared/seat-finder.ts"
-import { listSubsections, totalSeats, validateSeatingConfig, type Subsection } from "../shared/seating.ts"
+import { listSubsections, totalSeats, validateSeatingConfig, type Subsection } from "./seating.ts"
 import type { EventJson } from "./events-db.ts"
 
 /** What creating an event writes to. */

@@ -1,6 +1,6 @@
 import type { Fragment, Sql } from "postgres"
 import type { EventMeta } from "../shared/redis-keys.ts"
-import type { SeatingConfig } from "../shared/seating.ts"
+import type { SeatingConfig } from "./seating.ts"
 
 /** Seat counts of an event; `total` is the sum of the other three. */
 export type EventStats = { available: number; reserved: number; sold: number; total: number }

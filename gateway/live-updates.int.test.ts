@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test"
 import type Redis from "ioredis"
 import { createRedis } from "../shared/clients.ts"
 import { createLogger } from "../shared/log.ts"
-import { eventually, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
+import { eventually, testConfig, testLogger, uniqueName } from "../testing/helpers.ts"
 import { createLiveUpdates, type LiveUpdates } from "./live-updates.ts"
 
 let redis: Redis

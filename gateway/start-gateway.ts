@@ -1,5 +1,5 @@
 import { loadConfig } from "../shared/config.ts"
-import { resolveJwtSecret } from "../shared/dev-secret.ts"
+import { resolveJwtSecret } from "./jwt-secret.ts"
 import { createKafka, ensureTopics, topicLayout } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { onShutdown } from "../shared/shutdown.ts"

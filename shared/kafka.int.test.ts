@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { Partitioners, type Admin } from "kafkajs"
 import { createKafka, ensureTopics, partitionFor } from "./kafka.ts"
-import { testConfig, testLogger, uniqueName } from "./testing.ts"
+import { testConfig, testLogger, uniqueName } from "../testing/helpers.ts"
 
 const config = testConfig()
 const kafka = createKafka(config, testLogger(), uniqueName("kafka-test"))

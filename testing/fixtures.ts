@@ -4,7 +4,7 @@ import type Redis from "ioredis"
 import type { Sql } from "postgres"
 import type { ReleaseCommand, ReserveCommand } from "../shared/commands.ts"
 import type { RedisKeys } from "../shared/redis-keys.ts"
-import { reconcileEvent } from "./seat-state.ts"
+import { reconcileEvent } from "../reserver/seat-state.ts"
 
 /** Inserts a seller, a buyer and an available event of `sections` × `subsections` subsections of rows × cols seats. */
 export async function insertTestEvent(

@@ -1,13 +1,13 @@
 // Helpers for the gateway's *.int.test.ts files: a gateway over a fresh database and its own Redis prefix.
 import { createMetrics } from "../shared/metrics.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { createTestDatabase, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
-import { createGateway, type GatewayDeps } from "./app.ts"
-import { COOKIE_NAME, createAuth, type AuthUser, type Role } from "./auth.ts"
-import { createEventCache } from "./event-cache.ts"
-import { createGatewayRedis } from "./gateway-clients.ts"
-import { createLiveUpdates } from "./live-updates.ts"
-import { resetData } from "./seed.ts"
+import { createTestDatabase, testConfig, testLogger, uniqueName } from "./helpers.ts"
+import { createGateway, type GatewayDeps } from "../gateway/app.ts"
+import { COOKIE_NAME, createAuth, type AuthUser, type Role } from "../gateway/auth.ts"
+import { createEventCache } from "../gateway/event-cache.ts"
+import { createGatewayRedis } from "../gateway/gateway-clients.ts"
+import { createLiveUpdates } from "../gateway/live-updates.ts"
+import { resetData } from "../gateway/seed.ts"
 
 /** A decoded answer of the test gateway. */
 export type TestResponse = { status: number; headers: Headers; body: any }
