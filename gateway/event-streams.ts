@@ -1,7 +1,7 @@
 import type { Sql } from "postgres"
 import type { StatusUpdateMessage, SubsectionCounts } from "../shared/live-messages.ts"
 import type { Logger } from "../shared/log.ts"
-import { subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
+import { parseSubsectionLabel, subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
 import { findEvent, listSections, type EventJson, type SectionJson } from "./events-db.ts"
 import { parseMessage, type LiveUpdates } from "./live-updates.ts"
 import { encodeFrame, type SseStream, type SseStreams } from "./sse-streams.ts"
@@ -95,8 +95,7 @@ export function createEventStreams(deps: EventStreamsDeps, windowMs = 250) {
       const known = feed.sections.get(label)
       if (known) Object.assign(known, counts)
       else {
-        const cut = label.lastIndexOf("-")
-        feed.sections.set(label, { event_id: feed.eventId, section: label.slice(0, cut), subsection: Number(label.slice(cut + 1)), ...counts })
+        feed.sections.set(label, { event_id: feed.eventId, ...parseSubsectionLabel(label), ...counts })
       }
       feed.changed.add(label)
     }

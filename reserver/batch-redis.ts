@@ -4,6 +4,7 @@ import type Redis from "ioredis"
 import { subsectionLabel, type EventMeta, type RedisKeys } from "../shared/redis-keys.ts"
 import type { BatchDecisions } from "./decide-batch.ts"
 import type { CommittedCounts } from "./batch-writes.ts"
+import type { SubsectionCounts } from "../shared/live-messages.ts"
 
 /**
  * Applies a committed batch to Redis in one pipeline: changed seat bits (or whole maps), free
@@ -44,7 +45,7 @@ export async function publishOutcomes(redis: Redis, keys: RedisKeys, decisions: 
     pipeline.publish(keys.userChannel(buyer_id), JSON.stringify({ event_type: "booking_updated", ...body }))
   }
   for (const [eventId, totals] of committed.events) {
-    const subsectionStats: Record<string, { price: number; available: number; reserved: number; sold: number }> = {}
+    const subsectionStats: Record<string, SubsectionCounts> = {}
     for (const [key, stat] of committed.stats) {
       const grid = decisions.subsections.get(key)?.grid
       if (grid && grid.eventId === eventId) subsectionStats[subsectionLabel(grid.section, grid.subsection)] = { price: grid.price, ...stat }
