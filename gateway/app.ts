@@ -14,8 +14,8 @@ import type { CommandProducer } from "./command-producer.ts"
 import type { EventCache } from "./event-cache.ts"
 import { eventRoutes } from "./event-routes.ts"
 import type { Readiness } from "./health.ts"
-import { liveRoutes } from "./live-routes.ts"
-import type { LiveUpdates } from "./live-updates.ts"
+import { liveRoutes } from "./live/live-routes.ts"
+import type { RedisFanout } from "./live/redis-fanout.ts"
 import { httpMetrics } from "./http-observability.ts"
 import { createThrottledWarn } from "./throttled-warn.ts"
 import { userRoutes } from "./user-routes.ts"
@@ -32,7 +32,7 @@ export type GatewayDeps = {
   events: EventCache
   commands: CommandProducer
   /** The process's one Redis subscriber, feeding the server-sent-event streams and the meta channel. */
-  live: LiveUpdates
+  live: RedisFanout
   /** This process's metrics, served at /metrics; other modules add families to it by name. */
   metrics: Metrics
   /** Tracing on: the tracer for manual spans, and the HTTP tracing plugin (createHttpTracing). */

@@ -9,7 +9,7 @@ import { RETRY_AFTER_SECONDS } from "./app.ts"
 import { createCommandProducer, createKafkaSender, type KafkaSender } from "./command-producer.ts"
 import { createEventCache } from "./event-cache.ts"
 import { createGatewayRedis, createGatewaySql } from "./gateway-clients.ts"
-import { createLiveUpdates } from "./live-updates.ts"
+import { createRedisFanout } from "./live/redis-fanout.ts"
 import { createTestGateway, type TestResponse } from "../testing/gateway.ts"
 import { startTcpProxy, type TcpProxy } from "../testing/tcp-proxy.ts"
 
@@ -46,7 +46,7 @@ beforeAll(async () => {
   redis.on("error", () => {})
   const subscriber = redis.duplicate({ autoResubscribe: false })
   subscriber.on("error", () => {})
-  gw = await createTestGateway({ redis, live: createLiveUpdates(subscriber, testLogger("live")) }, (base) => {
+  gw = await createTestGateway({ redis, live: createRedisFanout(subscriber, testLogger("live")) }, (base) => {
     pg.pathname = `/${base.sql.options.database}`
     pg.port = String(pgProxy.port)
     const sql = createGatewaySql(testConfig({ DATABASE_URL: pg.toString() }))

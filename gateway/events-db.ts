@@ -1,7 +1,7 @@
 import type { Fragment, Sql, TransactionSql } from "postgres"
 import type { EventMeta } from "../shared/redis-keys.ts"
 import type { SeatingConfig, SectionConfig } from "./seating.ts"
-import type { EventCounts, SubsectionCounts } from "../shared/live-messages.ts"
+import { eventCounts, type EventCounts, type SubsectionCounts } from "../shared/live-messages.ts"
 import type { SeatCounts, Ticket } from "../shared/tickets.ts"
 
 /** Seat counts of an event; `total` is the sum of the other three. */
@@ -41,7 +41,7 @@ const toEvent = (row: EventRow): EventJson => ({
   seating_config: row.seating_config,
   is_active: row.is_active,
   status: row.status,
-  stats: { available: row.available, reserved: row.reserved, sold: row.sold, total: row.available + row.reserved + row.sold },
+  stats: eventCounts(row),
 })
 
 const selectEvents = async (sql: Sql, where: Fragment): Promise<EventJson[]> => {

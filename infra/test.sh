@@ -8,7 +8,7 @@ source "$ROOT/infra/ensure-deps.sh"
 bash "$ROOT/infra/services.sh" start
 # Jaeger for the trace tests: built once into a cache outside the checkout (about 5 minutes), then started in seconds.
 bash "$ROOT/infra/tracing.sh" start
-# Headless Chromium for the live page test (gateway/live-page.int.test.ts), from Debian's package.
+# Headless Chromium for the live page test (gateway/live/live-page.int.test.ts), from Debian's package.
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "[test] installing chromium (apt-get, about a minute)"

@@ -9,6 +9,9 @@ export type SubsectionCounts = SeatCounts & { price: number }
 /** Seat counts of a whole event; `total` is the sum of the other three. */
 export type EventCounts = SeatCounts & { total: number }
 
+/** An event's counts with their total, from the three counts alone (no other field carried along). */
+export const eventCounts = ({ available, reserved, sold }: SeatCounts): EventCounts => ({ available, reserved, sold, total: available + reserved + sold })
+
 /** On a buyer's channel: one of the buyer's bookings changed status. */
 export type BookingUpdatedMessage = {
   event_type: "booking_updated"

@@ -6,7 +6,7 @@ import { createGateway, type GatewayDeps } from "../gateway/app.ts"
 import { COOKIE_NAME, createAuth, type AuthUser, type Role } from "../gateway/auth.ts"
 import { createEventCache } from "../gateway/event-cache.ts"
 import { createGatewayRedis } from "../gateway/gateway-clients.ts"
-import { createLiveUpdates } from "../gateway/live-updates.ts"
+import { createRedisFanout } from "../gateway/live/redis-fanout.ts"
 import { resetData } from "../gateway/seed.ts"
 
 /** A decoded answer of the test gateway. */
@@ -34,7 +34,7 @@ export async function createTestGateway(overrides: Partial<GatewayDeps> = {}, ex
     // Tests that book pass a real producer through `extend`; the others never produce.
     commands: { send: () => Promise.reject(new Error("this test gateway has no Kafka producer")) },
     metrics: createMetrics(),
-    live: overrides.live ?? createLiveUpdates(redis.duplicate({ autoResubscribe: false }), testLogger("live")),
+    live: overrides.live ?? createRedisFanout(redis.duplicate({ autoResubscribe: false }), testLogger("live")),
     ...overrides,
   }
   const deps: GatewayDeps = { ...base, ...extend(base) }
