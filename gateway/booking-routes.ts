@@ -1,6 +1,6 @@
 import { Elysia, t } from "elysia"
 import type { Sql } from "postgres"
-import type { ReleaseCommand } from "../shared/commands.ts"
+import { releaseCommand } from "../shared/commands.ts"
 import { AppError } from "../shared/errors.ts"
 import type { Logger } from "../shared/log.ts"
 import type { AuthUser, Auth } from "./auth.ts"
@@ -48,14 +48,7 @@ export function bookingRoutes(deps: BookingRoutesDeps) {
   const readPending = (id: string) => readPendingBooking(deps, id)
   const readBooking = (id: string) => readBookingFrom(deps, id)
 
-  const release = (b: { id: string; buyer_id: number; event_id: number; section: string; subsection: number }): ReleaseCommand => ({
-    type: "release",
-    booking_id: b.id,
-    buyer_id: b.buyer_id,
-    event_id: b.event_id,
-    section: b.section,
-    subsection: b.subsection,
-  })
+  const release = (b: { id: string; buyer_id: number; event_id: number; section: string; subsection: number }) => releaseCommand(b.id, b)
 
   const cancel = async (user: AuthUser, id: string) => {
     const booking = await readBooking(id)

@@ -3,9 +3,9 @@ import type { Admin } from "kafkajs"
 import { createRedis, createSql } from "../shared/clients.ts"
 import { createKafka } from "../shared/kafka.ts"
 import { createMetrics } from "../shared/metrics.ts"
-import { startScratchRedis, testConfig, testLogger, type ScratchRedis } from "../shared/testing.ts"
+import { startScratchRedis, testConfig, testLogger, type ScratchRedis } from "../testing/helpers.ts"
 import { createHealthCheck } from "./health.ts"
-import { createTestGateway } from "./test-gateway.ts"
+import { createTestGateway } from "../testing/gateway.ts"
 
 // A Redis of this test's own, so stopping it does not disturb the shared one.
 let scratch: ScratchRedis

@@ -19,7 +19,7 @@ ensure_apt_package() { # <binary> <package> <what needs it>
     echo "[test] $2 is missing, so $3 will fail; install it with: sudo apt-get update && sudo apt-get install -y $2" >&2
   fi
 }
-# Headless Chromium for the live page test (gateway/live-page.int.test.ts).
+# Headless Chromium for the live page test (gateway/live/live-page.int.test.ts).
 ensure_apt_package /usr/bin/chromium chromium "the live page test"
 # Prometheus and promtool for the alerting rules' tests (infra/monitoring/).
 ensure_apt_package /usr/bin/prometheus prometheus "the alerting rules' tests"

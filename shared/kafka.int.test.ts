@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { Partitioners, type Admin } from "kafkajs"
 import { createKafka, ensureTopics, partitionFor } from "./kafka.ts"
-import { testConfig, testLogger, uniqueName } from "./testing.ts"
+import { testConfig, testLogger, uniqueName } from "../testing/helpers.ts"
 
 const config = testConfig()
 const kafka = createKafka(config, testLogger(), uniqueName("kafka-test"))
@@ -87,7 +87,7 @@ test("a kafkajs client prints no TimeoutNegativeWarning and stops polling once i
   // A process of its own: Bun prints the warning once per process, and the first one would be this file's.
   const script = `
     import { createKafka, patchKafkajsIdlePoll } from "./shared/kafka.ts"
-    import { testConfig, testLogger } from "./shared/testing.ts"
+    import { testConfig, testLogger } from "./testing/helpers.ts"
     const admin = createKafka(testConfig(), testLogger()).admin()
     await admin.connect()
     await admin.describeCluster()

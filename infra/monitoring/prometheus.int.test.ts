@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parse } from "yaml"
-import { createTestDatabase, eventually, freePort, uniqueName, type TestDatabase } from "../../shared/testing.ts"
+import { createTestDatabase, eventually, freePort, uniqueName, type TestDatabase } from "../../testing/helpers.ts"
 import { prometheusConfig } from "./prometheus-config.ts"
 
 const root = join(import.meta.dir, "..", "..")
