@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
-import { auditEvent } from "../shared/audit.ts"
+import { auditEvent } from "../testing/audit.ts"
 import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
-import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../testing/helpers.ts"
 import { createBatchStep } from "../reserver/batch-step.ts"
-import { insertTestEvent, reserve } from "../reserver/test-fixtures.ts"
+import { insertTestEvent, reserve } from "../testing/fixtures.ts"
 
 // The benchmarks' verdict rests on this audit, so it must catch what it exists to catch.
 let db: TestDatabase

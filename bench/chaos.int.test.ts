@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { createTestDatabase, freePort, testConfig, uniqueName } from "../shared/testing.ts"
+import { createTestDatabase, freePort, testConfig, uniqueName } from "../testing/helpers.ts"
 import { defaultPlan, runFault, type Fault, type LoadPlan, type Target } from "./run-fault.ts"
 import { isAlive, runServices, servicePid, startSupervisor, waitForHealth } from "./supervised-stack.ts"
 

@@ -2,8 +2,8 @@
 // fresh database and a unique Redis prefix, then removes both.
 import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { loadStandardSeatingConfig, totalSeats } from "../shared/seating.ts"
-import { createTestDatabase, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
+import { loadStandardSeatingConfig, totalSeats } from "../gateway/seating.ts"
+import { createTestDatabase, testConfig, testLogger, uniqueName } from "../testing/helpers.ts"
 import { createEvent } from "../gateway/create-event.ts"
 import { insertUser } from "../gateway/users-db.ts"
 import { resetData } from "../gateway/seed.ts"

@@ -23,8 +23,8 @@ import { decodeCommand, encodeCommand } from "../shared/commands.ts"
 import { loadConfig } from "../shared/config.ts"
 import { commandKey, createKafka, partitionFor } from "../shared/kafka.ts"
 import { createLogger } from "../shared/log.ts"
-import { uniqueName } from "../shared/testing.ts"
-import { reserve } from "../reserver/test-fixtures.ts"
+import { uniqueName } from "../testing/helpers.ts"
+import { reserve } from "../testing/fixtures.ts"
 import { cpuTicks } from "./process-cpu.ts"
 
 const { values: args, positionals } = parseArgs({

@@ -11,13 +11,13 @@ import { createRedis } from "../shared/clients.ts"
 import { encodeCommand } from "../shared/commands.ts"
 import { commandKey, createKafka } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { findBestAvailableNative, loadSeatFinder } from "../shared/native-seat-finder.ts"
+import { findBestAvailableNative, loadSeatFinder } from "../reserver/native-seat-finder.ts"
 import type { SeatFinder } from "../shared/seat-finder.ts"
-import { createTestDatabase, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
+import { createTestDatabase, testConfig, testLogger, uniqueName } from "../testing/helpers.ts"
 import { createBatchStep } from "../reserver/batch-step.ts"
 import { createCommandConsumer } from "../reserver/consume-commands.ts"
-import { auditEvent } from "../shared/audit.ts"
-import { insertTestEvent, reserve } from "../reserver/test-fixtures.ts"
+import { auditEvent } from "../testing/audit.ts"
+import { insertTestEvent, reserve } from "../testing/fixtures.ts"
 
 const { values: args } = parseArgs({
   options: {

@@ -3,10 +3,10 @@
 // every 202 is decided and the audit of what a buyer was promised.
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
-import { auditEvent } from "../shared/audit.ts"
+import { auditEvent } from "../testing/audit.ts"
 import { withTimeout } from "../shared/clients.ts"
 import type { RedisKeys } from "../shared/redis-keys.ts"
-import { uniqueName } from "../shared/testing.ts"
+import { uniqueName } from "../testing/helpers.ts"
 import { createHttpPool, headerOf, type HttpAnswer } from "./http-client.ts"
 import { login, percentile } from "./stack.ts"
 import { isAlive, processPid, runServices, servicePid, waitForHealth, type ProcessName, type ServiceName } from "./supervised-stack.ts"

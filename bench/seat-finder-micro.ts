@@ -4,8 +4,8 @@
 //
 //   npm run bench:finder -- [--ms 60] [--rounds 5]
 import { parseArgs } from "node:util"
-import { findBestAvailableNative, nativeSeatFinderProblem } from "../shared/native-seat-finder.ts"
-import { mulberry32 } from "../shared/seat-finder-samples.ts"
+import { findBestAvailableNative, nativeSeatFinderProblem } from "../reserver/native-seat-finder.ts"
+import { mulberry32 } from "../testing/seat-finder-samples.ts"
 import { findBestAvailable, newSeatMap, setTaken, type SeatFinder } from "../shared/seat-finder.ts"
 
 const { values: args } = parseArgs({

@@ -5,7 +5,7 @@
 //   npm start                      # in another shell
 //   npm run bench:spike -- [--seats 2k|50k] [--concurrency 400]
 import { parseArgs } from "node:util"
-import { auditEvent } from "../shared/audit.ts"
+import { auditEvent } from "../testing/audit.ts"
 import { createHttpPool } from "./http-client.ts"
 import { lineChart, table, writeReport } from "./report.ts"
 import { baseUrl, login, machine, openStores, percentile, readEvent, requireStack, reseed, say } from "./stack.ts"

@@ -13,8 +13,8 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { createTestDatabase, freePort, uniqueName } from "../shared/testing.ts"
-import { openSse, type SseClient } from "../gateway/test-sse-client.ts"
+import { createTestDatabase, freePort, uniqueName } from "../testing/helpers.ts"
+import { openSse, type SseClient } from "../testing/sse-client.ts"
 import { machine, percentile } from "./stack.ts"
 
 const { values: args } = parseArgs({

@@ -8,7 +8,7 @@ import autocannon from "autocannon"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { createRedis } from "../shared/clients.ts"
-import { testConfig, uniqueName } from "../shared/testing.ts"
+import { testConfig, uniqueName } from "../testing/helpers.ts"
 
 const { values: args } = parseArgs({
   options: {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import postgres from "postgres"
 import { createLogger } from "../shared/log.ts"
-import { testConfig } from "../shared/testing.ts"
+import { testConfig } from "../testing/helpers.ts"
 import { MAX_BODY_BYTES } from "./app.ts"
-import { createTestGateway } from "./test-gateway.ts"
+import { createTestGateway } from "../testing/gateway.ts"
 
 let gw: Awaited<ReturnType<typeof createTestGateway>>
 beforeAll(async () => {

@@ -14,11 +14,12 @@ import type { CommandProducer } from "./command-producer.ts"
 import type { EventCache } from "./event-cache.ts"
 import { eventRoutes } from "./event-routes.ts"
 import type { Readiness } from "./health.ts"
-import { liveRoutes } from "./live-routes.ts"
-import type { LiveUpdates } from "./live-updates.ts"
+import { liveRoutes } from "./live/live-routes.ts"
+import type { RedisFanout } from "./live/redis-fanout.ts"
 import { httpMetrics } from "./http-observability.ts"
 import { createThrottledWarn } from "./throttled-warn.ts"
 import { userRoutes } from "./user-routes.ts"
+import { jsonResponse as json } from "../shared/json-response.ts"
 
 /** Everything the gateway's routes use, built once by main.ts (or a test). */
 export type GatewayDeps = {
@@ -32,7 +33,7 @@ export type GatewayDeps = {
   events: EventCache
   commands: CommandProducer
   /** The process's one Redis subscriber, feeding the server-sent-event streams and the meta channel. */
-  live: LiveUpdates
+  live: RedisFanout
   /** This process's metrics, served at /metrics; other modules add families to it by name. */
   metrics: Metrics
   /** Tracing on: the tracer for manual spans, and the HTTP tracing plugin (createHttpTracing). */
@@ -46,9 +47,6 @@ export const MAX_BODY_BYTES = 64 * 1024
 /** Seconds a client is asked to wait before retrying a 503 (a dependency away). */
 export const RETRY_AFTER_SECONDS = 1
 const RETRY_AFTER = { "retry-after": String(RETRY_AFTER_SECONDS) }
-
-const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
 
 type SchemaProblem = { path: string; message: string; value?: unknown; schema?: { enum?: unknown; format?: unknown; error?: unknown } }
 
@@ -186,7 +184,15 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}) {
       },
       { detail: { summary: "Readiness: 200 when PostgreSQL, Redis and Kafka answer" } },
     )
-    .get("/metrics", () => new Response(deps.metrics.text(), { headers: { "content-type": METRICS_CONTENT_TYPE } }), { detail: { hide: true } })
+    .get(
+      "/metrics",
+      async () => {
+        // Probes the dependencies first (cached, at most 1.5 s) so that dependency_up is as of this scrape.
+        await deps.readiness()
+        return new Response(deps.metrics.text(), { headers: { "content-type": METRICS_CONTENT_TYPE } })
+      },
+      { detail: { hide: true } },
+    )
     .use(userRoutes(deps))
     .use(eventRoutes(deps))
     .use(bookingRoutes(deps))

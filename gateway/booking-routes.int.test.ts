@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { eventually, uniqueName } from "../shared/testing.ts"
-import { startBookingStack, type BookingStack } from "./test-booking-stack.ts"
-import type { TestResponse } from "./test-gateway.ts"
+import { eventually, uniqueName } from "../testing/helpers.ts"
+import { startBookingStack, type BookingStack } from "../testing/booking-stack.ts"
+import type { TestResponse } from "../testing/gateway.ts"
 
 let stack: BookingStack
 let gw: BookingStack["gw"]

@@ -1,12 +1,13 @@
 import { Elysia, t } from "elysia"
 import type { Sql } from "postgres"
-import type { ReleaseCommand } from "../shared/commands.ts"
+import { releaseCommand } from "../shared/commands.ts"
 import { AppError } from "../shared/errors.ts"
 import type { Logger } from "../shared/log.ts"
 import type { AuthUser, Auth } from "./auth.ts"
 import { cancelPendingBooking, findBooking, listBookings, payBooking } from "./bookings-db.ts"
 import { createBooking, PENDING_TTL_SECONDS, type CreateBookingDeps } from "./create-booking.ts"
 import { eventIdSchema } from "./event-routes.ts"
+import { READ_DEADLINE_MS, withDeadline } from "./gateway-clients.ts"
 import { publishPayment } from "./publish-payment.ts"
 import { readBooking as readBookingFrom, readPendingBooking } from "./read-booking.ts"
 
@@ -46,16 +47,11 @@ export function bookingRoutes(deps: BookingRoutesDeps) {
   const { sql, redis, keys, auth } = deps
 
   const readPending = (id: string) => readPendingBooking(deps, id)
-  const readBooking = (id: string) => readBookingFrom(deps, id)
+  // A PostgreSQL that stopped answering (frozen, or killed with queries in flight) would hold a read
+  // forever: postgres.js has no query timeout, so the answer gets a deadline of its own.
+  const readBooking = (id: string) => withDeadline(readBookingFrom(deps, id), READ_DEADLINE_MS)
 
-  const release = (b: { id: string; buyer_id: number; event_id: number; section: string; subsection: number }): ReleaseCommand => ({
-    type: "release",
-    booking_id: b.id,
-    buyer_id: b.buyer_id,
-    event_id: b.event_id,
-    section: b.section,
-    subsection: b.subsection,
-  })
+  const release = (b: { id: string; buyer_id: number; event_id: number; section: string; subsection: number }) => releaseCommand(b.id, b)
 
   const cancel = async (user: AuthUser, id: string) => {
     const booking = await readBooking(id)
@@ -107,7 +103,7 @@ export function bookingRoutes(deps: BookingRoutesDeps) {
       ({ request, query }) => {
         const user = auth.authenticate(request)
         const status = query.booking_status || undefined
-        return listBookings(sql, user, status)
+        return withDeadline(listBookings(sql, user, status), READ_DEADLINE_MS)
       },
       {
         query: t.Object({ booking_status: t.Optional(t.Union([...BOOKING_STATUSES.map((s) => t.Literal(s)), t.Literal("")])) }),

@@ -1,5 +1,6 @@
 import type { Sql } from "postgres"
 import type { SubsectionCounts } from "../shared/live-messages.ts"
+import type { SeatCounts, Ticket } from "../shared/tickets.ts"
 
 /** A booking as the contract shows it. */
 export type BookingJson = {
@@ -20,7 +21,7 @@ export type BookingJson = {
   seat_selection_mode: string
   seat_positions: string[]
   error_message?: string
-  tickets?: { id: number; section: string; subsection: number; row: number; seat: number; price: number; status: string }[]
+  tickets?: Ticket[]
 }
 
 /** Booking row plus who may see it. */
@@ -50,6 +51,8 @@ const toJson = (r: Row): BookingRecord => {
 
 // tickets.booking_id has no index (so seat updates stay HOT); a booking's tickets are found
 // through its seat_positions and the unique seat index, then checked against booking_id.
+// The "row-seat" positions (shared/tickets.ts) are split in SQL here, inside the one statement
+// that joins them to the tickets, rather than read out and parsed by parseSeatPosition.
 const heldTickets = `
   CROSS JOIN LATERAL unnest(b.seat_positions) AS p
   JOIN tickets t ON t.event_id = b.event_id AND t.section = b.section AND t.subsection = b.subsection
@@ -108,7 +111,7 @@ export type PaidBooking = {
   /** The paid subsection's counts after the payment. */
   subsection: SubsectionCounts
   /** The whole event's counts after the payment. */
-  event: { available: number; reserved: number; sold: number }
+  event: SeatCounts
 }
 
 /**
@@ -149,7 +152,7 @@ function payOnce(sql: Sql, id: string): Promise<PaidBooking | undefined> {
       UPDATE subsection_stats SET reserved = reserved - ${sold.length}, sold = sold + ${sold.length}
       WHERE event_id = ${booking.event_id} AND section = ${booking.section} AND subsection = ${booking.subsection}
       RETURNING price, available, reserved, sold`
-    const [event] = await tx<{ available: number; reserved: number; sold: number }[]>`
+    const [event] = await tx<SeatCounts[]>`
       SELECT sum(available)::int AS available, sum(reserved)::int AS reserved, sum(sold)::int AS sold
       FROM subsection_stats WHERE event_id = ${booking.event_id}`
     return { paid_at: booking.paid_at, subsection: subsection!, event: event! }

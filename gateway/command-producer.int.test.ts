@@ -3,8 +3,8 @@ import type { Admin } from "kafkajs"
 import { decodeCommand, type ReserveCommand } from "../shared/commands.ts"
 import { commandKey, createKafka, partitionFor } from "../shared/kafka.ts"
 import { createLogger } from "../shared/log.ts"
-import { freePort, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
-import { reserve } from "../reserver/test-fixtures.ts"
+import { freePort, testConfig, testLogger, uniqueName } from "../testing/helpers.ts"
+import { reserve } from "../testing/fixtures.ts"
 import { createCommandProducer, createKafkaSender } from "./command-producer.ts"
 
 const config = testConfig()

@@ -23,10 +23,9 @@ export type SendBatch = (messages: OutgoingCommand[]) => Promise<void>
 export type KafkaSender = { send: SendBatch; close(): Promise<void> }
 
 /**
- * The Kafka client behind the command producer: @platformatic/kafka, which spends 12-45% less
- * CPU per command than kafkajs in `npm run bench:kafka-clients` (in the gateway's flame graph
- * the client's share is about the same; profiles/README.md). kafkajs still serves the admin
- * calls and the reserver's consumer group.
+ * The Kafka client behind the command producer: @platformatic/kafka, because it spends less CPU
+ * per command than kafkajs (`npm run bench:kafka-clients`; figures in BENCHMARK.md and
+ * profiles/README.md). kafkajs still serves the admin calls and the reserver's consumer group.
  *
  * A failed produce request is retried (a short broker restart is ridden out), then the batch's
  * callers get the error and answer 503; the reserver treats a command delivered twice by a retry

@@ -6,6 +6,7 @@ import type { Tracing } from "../shared/tracing.ts"
 import type { AuthUser } from "./auth.ts"
 import type { CommandProducer } from "./command-producer.ts"
 import type { EventCache } from "./event-cache.ts"
+import { formatSeatPosition, MAX_TICKETS_PER_BOOKING, parseSeatPosition } from "../shared/tickets.ts"
 
 /** The request body of POST /api/booking (already schema-checked). */
 export type BookingRequest = {
@@ -48,26 +49,23 @@ const invalid = (field: string, message: string): never => {
   throw new ValidationError([{ field, message }])
 }
 
-const POSITION = /^(-?\d+)-(-?\d+)$/
-
 // The contract's checks on the body alone, in its order.
 function checkSelection(body: BookingRequest): [number, number][] {
   const positions = body.seat_positions ?? []
   if (body.seat_selection_mode === "best_available") {
     if (positions.length > 0) invalid("body.seat_positions", "seat_positions must be empty for best_available selection")
-    if (body.quantity < 1 || body.quantity > 4) invalid("body.quantity", "quantity must be between 1 and 4")
+    if (body.quantity < 1 || body.quantity > MAX_TICKETS_PER_BOOKING) invalid("body.quantity", `quantity must be between 1 and ${MAX_TICKETS_PER_BOOKING}`)
     return []
   }
   if (positions.length === 0) invalid("body.seat_positions", "seat_positions is required for manual selection")
   if (positions.length !== body.quantity) {
     invalid("body.quantity", "quantity must match the number of selected seat positions for manual selection")
   }
-  if (positions.length > 4) invalid("body.seat_positions", "Maximum 4 tickets per booking")
+  if (positions.length > MAX_TICKETS_PER_BOOKING) invalid("body.seat_positions", `Maximum ${MAX_TICKETS_PER_BOOKING} tickets per booking`)
   return positions.map((position) => {
-    const match = POSITION.exec(position.trim())
-    if (!match) return invalid("body.seat_positions", "Invalid seat format. Expected: row-seat (e.g., 1-1, 2-3)")
-    const row = Number(match[1])
-    const seat = Number(match[2])
+    const parsed = parseSeatPosition(position)
+    if (!parsed) return invalid("body.seat_positions", "Invalid seat format. Expected: row-seat (e.g., 1-1, 2-3)")
+    const [row, seat] = parsed
     if (row < 1 || seat < 1) invalid("body.seat_positions", "Row and seat numbers must be positive")
     return [row, seat]
   })
@@ -84,8 +82,9 @@ async function checkBooking(deps: CreateBookingDeps, body: BookingRequest) {
   const seen = new Set<string>()
   for (const [row, seat] of seats) {
     if (row > meta.rows || seat > meta.cols) invalid("body.seat_positions", `Seat ${row}-${seat} does not exist`)
-    if (seen.has(`${row}-${seat}`)) invalid("body.seat_positions", `Duplicate seat ${row}-${seat}`)
-    seen.add(`${row}-${seat}`)
+    const position = formatSeatPosition(row, seat)
+    if (seen.has(position)) invalid("body.seat_positions", `Duplicate seat ${position}`)
+    seen.add(position)
   }
   if (meta.status === "sold_out") throw new AppError(400, "No available seats: event is sold out")
   if (!meta.is_active || meta.status !== "available") throw new AppError(400, "Event is not available for booking")
@@ -139,7 +138,7 @@ export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, bo
   const pending: PendingBooking = {
     ...fields,
     seat_selection_mode: body.seat_selection_mode,
-    seat_positions: seats.map(([r, s]) => `${r}-${s}`),
+    seat_positions: seats.map(([r, s]) => formatSeatPosition(r, s)),
   }
   const command: ReserveCommand = {
     type: "reserve",

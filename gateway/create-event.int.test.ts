@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test"
 import { createRedis } from "../shared/clients.ts"
 import { createLogger } from "../shared/log.ts"
 import { createEvent } from "./create-event.ts"
-import { createTestGateway } from "./test-gateway.ts"
+import { createTestGateway } from "../testing/gateway.ts"
 
 let gw: Awaited<ReturnType<typeof createTestGateway>>
 let sellerId: number

@@ -4,8 +4,8 @@ import { ValidationError } from "../shared/errors.ts"
 import type { Logger } from "../shared/log.ts"
 import { subsectionLabel, type EventMeta, type RedisKeys } from "../shared/redis-keys.ts"
 import { newSeatMap } from "../shared/seat-finder.ts"
-import { listSubsections, totalSeats, validateSeatingConfig, type Subsection } from "../shared/seating.ts"
-import type { EventJson } from "./events-db.ts"
+import { listSubsections, totalSeats, validateSeatingConfig, type Subsection } from "./seating.ts"
+import { insertSeats, type EventJson } from "./events-db.ts"
 
 /** What creating an event writes to. */
 export type CreateEventDeps = { sql: Sql; redis: Redis; keys: RedisKeys; log: Logger }
@@ -36,9 +36,6 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
   const config = seating.config
   const isActive = input.is_active ?? true
   const { rows, cols, sections } = config
-  const names = sections.map((s) => s.name)
-  const prices = sections.map((s) => s.price)
-  const counts = sections.map((s) => s.subsections)
   const subsections = listSubsections(config)
   let seatStateWrittenFor: number | undefined
   let id: number
@@ -49,19 +46,7 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
         VALUES (${input.name}, ${input.description}, ${sellerId}, ${input.venue_name}, ${tx.json(config as JSONValue)}, ${isActive}, 'available')
         RETURNING id, created_at`
       const eventId = Number(event!.id)
-      // One statement for every seat: a million-seat event costs one round trip, not a million.
-      await tx`
-        INSERT INTO tickets (event_id, section, subsection, row, seat, price)
-        SELECT ${eventId}, s.name, n, r, c, s.price
-        FROM unnest(${names}::text[], ${prices}::int[], ${counts}::int[]) AS s(name, price, subsections)
-        CROSS JOIN LATERAL generate_series(1, s.subsections) AS n
-        CROSS JOIN generate_series(1, ${rows}::int) AS r
-        CROSS JOIN generate_series(1, ${cols}::int) AS c`
-      await tx`
-        INSERT INTO subsection_stats (event_id, section, subsection, price, rows, cols, available)
-        SELECT ${eventId}, s.name, n, s.price, ${rows}, ${cols}, ${rows * cols}
-        FROM unnest(${names}::text[], ${prices}::int[], ${counts}::int[]) AS s(name, price, subsections)
-        CROSS JOIN LATERAL generate_series(1, s.subsections) AS n`
+      await insertSeats(tx, eventId, config)
       // Written while the transaction is still open: the event only commits once Redis holds its seats.
       seatStateWrittenFor = eventId
       const meta: EventMeta = {

@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import postgres from "postgres"
 import { unavailableDependency } from "../shared/errors.ts"
 import { createKafka } from "../shared/kafka.ts"
-import { startScratchRedis, testConfig, testLogger, uniqueName, type ScratchRedis } from "../shared/testing.ts"
+import { eventually, startScratchRedis, testConfig, testLogger, uniqueName, type ScratchRedis } from "../testing/helpers.ts"
 import { RETRY_AFTER_SECONDS } from "./app.ts"
 import { createCommandProducer, createKafkaSender, type KafkaSender } from "./command-producer.ts"
 import { createEventCache } from "./event-cache.ts"
 import { createGatewayRedis, createGatewaySql } from "./gateway-clients.ts"
-import { createLiveUpdates } from "./live-updates.ts"
-import { createTestGateway, type TestResponse } from "./test-gateway.ts"
-import { startTcpProxy, type TcpProxy } from "./test-tcp-proxy.ts"
+import { createRedisFanout } from "./live/redis-fanout.ts"
+import { createTestGateway, type TestResponse } from "../testing/gateway.ts"
+import { startTcpProxy, type TcpProxy } from "../testing/tcp-proxy.ts"
 
 // Every answer while a dependency is away comes within this: the Redis command timeout (2 s) or the
 // producer's retries (about 1 s to a refused broker), with room for a busy machine.
@@ -46,7 +46,7 @@ beforeAll(async () => {
   redis.on("error", () => {})
   const subscriber = redis.duplicate({ autoResubscribe: false })
   subscriber.on("error", () => {})
-  gw = await createTestGateway({ redis, live: createLiveUpdates(subscriber, testLogger("live")) }, (base) => {
+  gw = await createTestGateway({ redis, live: createRedisFanout(subscriber, testLogger("live")) }, (base) => {
     pg.pathname = `/${base.sql.options.database}`
     pg.port = String(pgProxy.port)
     const sql = createGatewaySql(testConfig({ DATABASE_URL: pg.toString() }))
@@ -164,6 +164,21 @@ describe("PostgreSQL unreachable (every connection cut and new ones refused, as 
       await pgProxy.restore()
     }
     expect((await gw.call("GET", `/api/event/${eventId}`)).status).toBe(200)
+  }, 60_000)
+
+  test("a PostgreSQL that stops answering (connections open, nothing comes back): booking reads answer 503 within the read deadline", async () => {
+    const accepted = await book()
+    expect(accepted.status).toBe(202)
+    // A connection of the pool exists and is idle before the stall, as under load.
+    expect((await gw.call("GET", `/api/booking/${accepted.body.id}`, { cookie: buyer.cookie })).status).toBe(200)
+    pgProxy.stall(true)
+    try {
+      expectUnavailable(await timed(gw.call("GET", `/api/booking/${accepted.body.id}`, { cookie: buyer.cookie })))
+      expectUnavailable(await timed(gw.call("GET", "/api/booking/my_booking", { cookie: buyer.cookie })))
+    } finally {
+      pgProxy.stall(false)
+    }
+    await eventually(async () => ((await gw.call("GET", `/api/booking/${accepted.body.id}`, { cookie: buyer.cookie })).status === 200 ? true : undefined), 20_000, "reads answering again")
   }, 60_000)
 
   test("a query the server ends (pg_terminate_backend, as at shutdown) is classified as PostgreSQL being away", async () => {

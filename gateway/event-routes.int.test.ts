@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { COOKIE_NAME } from "./auth.ts"
-import { createTestGateway } from "./test-gateway.ts"
+import { createTestGateway } from "../testing/gateway.ts"
 
 let gw: Awaited<ReturnType<typeof createTestGateway>>
 let seller: { user: { id: number }; cookie: string }

@@ -1,9 +1,11 @@
-import type { Fragment, Sql } from "postgres"
+import type { Fragment, Sql, TransactionSql } from "postgres"
 import type { EventMeta } from "../shared/redis-keys.ts"
-import type { SeatingConfig } from "../shared/seating.ts"
+import type { SeatingConfig, SectionConfig } from "./seating.ts"
+import { eventCounts, type EventCounts, type SubsectionCounts } from "../shared/live-messages.ts"
+import type { SeatCounts, Ticket } from "../shared/tickets.ts"
 
 /** Seat counts of an event; `total` is the sum of the other three. */
-export type EventStats = { available: number; reserved: number; sold: number; total: number }
+export type EventStats = EventCounts
 
 /** An event as the API answers it. */
 export type EventJson = {
@@ -19,16 +21,15 @@ export type EventJson = {
 }
 
 /** One subsection's price and counts, as listed in an event's `sections`. */
-export type SectionJson = { event_id: number; section: string; subsection: number; price: number; available: number; reserved: number; sold: number }
+export type SectionJson = { event_id: number; section: string; subsection: number } & SubsectionCounts
 
 /** One seat of a subsection's seat list. */
-export type TicketJson = { id: number; event_id: number; section: string; subsection: number; row: number; seat: number; price: number; status: string }
+export type TicketJson = Ticket & { event_id: number }
 
 /** A subsection's counts and every one of its seats, ordered by row then seat. */
 export type SeatListJson = SectionJson & { total: number; tickets: TicketJson[] }
 
-type Counts = { available: number; reserved: number; sold: number }
-type EventRow = Omit<EventJson, "id" | "seller_id" | "stats"> & Counts & { id: string; seller_id: string }
+type EventRow = Omit<EventJson, "id" | "seller_id" | "stats"> & SeatCounts & { id: string; seller_id: string }
 
 // bigint ids arrive as strings; the API answers numbers.
 const toEvent = (row: EventRow): EventJson => ({
@@ -40,7 +41,7 @@ const toEvent = (row: EventRow): EventJson => ({
   seating_config: row.seating_config,
   is_active: row.is_active,
   status: row.status,
-  stats: { available: row.available, reserved: row.reserved, sold: row.sold, total: row.available + row.reserved + row.sold },
+  stats: eventCounts(row),
 })
 
 const selectEvents = async (sql: Sql, where: Fragment): Promise<EventJson[]> => {
@@ -83,7 +84,7 @@ export async function listSections(sql: Sql, eventId: number): Promise<SectionJs
 /** A subsection's counts and seats, or undefined when the event has no such subsection. */
 export async function findSeatList(sql: Sql, eventId: number, section: string, subsection: number): Promise<SeatListJson | undefined> {
   const [[stats], tickets] = await Promise.all([
-    sql<(Counts & { price: number })[]>`
+    sql<SubsectionCounts[]>`
       SELECT price, available, reserved, sold FROM subsection_stats
       WHERE event_id = ${eventId} AND section = ${section} AND subsection = ${subsection}`,
     sql<{ id: string; row: number; seat: number; price: number; status: string }[]>`
@@ -103,4 +104,28 @@ export async function findSeatList(sql: Sql, eventId: number, section: string, s
     sold: stats.sold,
     tickets: tickets.map((t) => ({ id: Number(t.id), event_id: eventId, section, subsection, row: t.row, seat: t.seat, price: t.price, status: t.status })),
   }
+}
+
+/**
+ * Writes an event's seats: one ticket per seat of every subsection, and each subsection's
+ * counts, all available.
+ */
+export async function insertSeats(tx: TransactionSql, eventId: number, config: { rows: number; cols: number; sections: SectionConfig[] }): Promise<void> {
+  const { rows, cols, sections } = config
+  const names = sections.map((s) => s.name)
+  const prices = sections.map((s) => s.price)
+  const counts = sections.map((s) => s.subsections)
+  // One statement for every seat: a million-seat event costs one round trip, not a million.
+  await tx`
+    INSERT INTO tickets (event_id, section, subsection, row, seat, price)
+    SELECT ${eventId}, s.name, n, r, c, s.price
+    FROM unnest(${names}::text[], ${prices}::int[], ${counts}::int[]) AS s(name, price, subsections)
+    CROSS JOIN LATERAL generate_series(1, s.subsections) AS n
+    CROSS JOIN generate_series(1, ${rows}::int) AS r
+    CROSS JOIN generate_series(1, ${cols}::int) AS c`
+  await tx`
+    INSERT INTO subsection_stats (event_id, section, subsection, price, rows, cols, available)
+    SELECT ${eventId}, s.name, n, s.price, ${rows}, ${cols}, ${rows * cols}
+    FROM unnest(${names}::text[], ${prices}::int[], ${counts}::int[]) AS s(name, price, subsections)
+    CROSS JOIN LATERAL generate_series(1, s.subsections) AS n`
 }

@@ -1,5 +1,6 @@
 import type { Config } from "../shared/config.ts"
 import { createRedis, createSql } from "../shared/clients.ts"
+import { AppError, UNAVAILABLE_DETAIL } from "../shared/errors.ts"
 
 /** Longest wait on one Redis command before the request it serves is answered 503. */
 export const REDIS_COMMAND_TIMEOUT_MS = 2_000
@@ -15,3 +16,15 @@ export const createGatewayRedis = (url: string) => createRedis(url, { commandTim
 
 /** The gateway's PostgreSQL pool, whose connection attempts give up within PG_CONNECT_TIMEOUT_SECONDS. */
 export const createGatewaySql = (config: Config) => createSql(config, config.dbPoolMax, PG_CONNECT_TIMEOUT_SECONDS)
+
+/** Longest a read route waits on its stores before answering 503 (a PostgreSQL query has no timeout of its own). */
+export const READ_DEADLINE_MS = 3_000
+
+/** `promise`, or a retriable 503 once `ms` have passed without it settling. */
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: Timer | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppError(503, UNAVAILABLE_DETAIL, { code: "UNAVAILABLE", retriable: true })), ms)
+  })
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
+}

@@ -3,8 +3,8 @@
 // answers (or closes) before any handler runs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { MAX_BODY_BYTES } from "./app.ts"
-import { createTestGateway } from "./test-gateway.ts"
-import { sendRaw } from "./test-raw-http.ts"
+import { createTestGateway } from "../testing/gateway.ts"
+import { sendRaw } from "../testing/raw-http.ts"
 
 let gw: Awaited<ReturnType<typeof createTestGateway>>
 let port: number

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { parsePrometheusText } from "../shared/prometheus-text.ts"
+import { parsePrometheusText } from "../testing/prometheus-text.ts"
 import { createLogger } from "../shared/log.ts"
-import { eventually } from "../shared/testing.ts"
-import { createTestGateway } from "./test-gateway.ts"
+import { eventually } from "../testing/helpers.ts"
+import { createTestGateway } from "../testing/gateway.ts"
 
 const lines: string[] = []
 let gw: Awaited<ReturnType<typeof createTestGateway>>

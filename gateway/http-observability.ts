@@ -54,10 +54,9 @@ export function isTraced(url: string): boolean {
  * one SERVER span per request, named by method and route pattern, continuing the caller's
  * trace. Loaded only when tracing is on; scrapes, health checks and SSE streams are not
  * traced (a stream's span would stay open, with its attributes in memory, as long as the
- * client listens: about 20 KiB more per open stream).
+ * client listens; the memory it costs is in BENCHMARK.md).
  */
 export async function createHttpTracing(tracing: Tracing): Promise<AnyElysia> {
-  tracing.register()
   const { opentelemetry } = await import("@elysiajs/opentelemetry")
   return opentelemetry({
     serviceName: tracing.serviceName,

@@ -1,5 +1,5 @@
 import type Redis from "ioredis"
-import type { BookingUpdatedMessage, StatusUpdateMessage } from "../shared/live-messages.ts"
+import { eventCounts, type BookingUpdatedMessage, type StatusUpdateMessage } from "../shared/live-messages.ts"
 import type { Logger } from "../shared/log.ts"
 import { subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
 import type { BookingRecord, PaidBooking } from "./bookings-db.ts"
@@ -20,11 +20,10 @@ export async function publishPayment(deps: { redis: Redis; keys: RedisKeys; log:
     status: "completed",
     tickets: (booking.tickets ?? []).map((ticket) => ({ ...ticket, status: "sold" })),
   }
-  const { available, reserved, sold } = paid.event
   const counts: StatusUpdateMessage = {
     event_type: "status_update",
     event_id: booking.event_id,
-    stats: { available, reserved, sold, total: available + reserved + sold },
+    stats: eventCounts(paid.event),
     subsection_stats: { [subsectionLabel(booking.section, booking.subsection)]: paid.subsection },
   }
   try {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test"
 import { join } from "node:path"
 import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../testing/helpers.ts"
 import { resetData, seed, SEED_PASSWORD } from "./seed.ts"
 
 let db: TestDatabase

@@ -1,4 +1,4 @@
-import { loadStandardSeatingConfig, totalSeats } from "../shared/seating.ts"
+import { loadStandardSeatingConfig, totalSeats } from "./seating.ts"
 import type { Role } from "./auth.ts"
 import { createEvent, type CreateEventDeps } from "./create-event.ts"
 import { findUserByEmail, insertUser } from "./users-db.ts"

@@ -1,5 +1,5 @@
 import { loadConfig } from "../shared/config.ts"
-import { resolveJwtSecret } from "../shared/dev-secret.ts"
+import { resolveJwtSecret } from "./jwt-secret.ts"
 import { createKafka, ensureTopics, topicLayout } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { onShutdown } from "../shared/shutdown.ts"
@@ -11,7 +11,7 @@ import { createEventCache } from "./event-cache.ts"
 import { createGatewayRedis, createGatewaySql } from "./gateway-clients.ts"
 import { createHealthCheck } from "./health.ts"
 import { createHttpTracing } from "./http-observability.ts"
-import { createLiveUpdates } from "./live-updates.ts"
+import { createRedisFanout } from "./live/redis-fanout.ts"
 
 /** The gateway's composition root: reads `env`, builds the clients, listens and owns shutdown (gateway/main.ts under Bun, profiles/node/ under Node). */
 export async function startGateway(env: Parameters<typeof loadConfig>[0], options: GatewayOptions = {}): Promise<void> {
@@ -33,10 +33,10 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
   const producer = createKafkaSender({ brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-gateway`, topic: config.commandTopic })
   const keys = redisKeys(config.redisPrefix)
   const events = createEventCache({ sql, redis, keys })
-  // One subscriber connection per process, shared by every stream and the meta channel (see live-updates.ts).
+  // One subscriber connection per process, shared by every stream and the meta channel (see live/redis-fanout.ts).
   const subscriber = redis.duplicate({ autoResubscribe: false })
   subscriber.on("error", (error) => log.warn("redis subscriber error", { error: error.message }))
-  const live = createLiveUpdates(subscriber, log)
+  const live = createRedisFanout(subscriber, log)
   // An event whose status changed is dropped from the cache.
   await live.subscribe(keys.metaChannel, (eventId) => events.invalidate(Number(eventId)))
 
@@ -44,7 +44,7 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
     {
       config,
       log,
-      readiness: createHealthCheck({ sql, redis, admin }),
+      readiness: createHealthCheck({ sql, redis, admin, metrics }),
       sql,
       redis,
       keys,

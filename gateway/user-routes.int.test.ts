@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { uniqueName } from "../shared/testing.ts"
+import { uniqueName } from "../testing/helpers.ts"
 import { COOKIE_NAME, signToken } from "./auth.ts"
-import { createTestGateway } from "./test-gateway.ts"
+import { createTestGateway } from "../testing/gateway.ts"
 
 let gw: Awaited<ReturnType<typeof createTestGateway>>
 beforeAll(async () => {

@@ -1,6 +1,9 @@
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 
-/** Whether a process with this pid exists and has not exited (a zombie, exited but not yet reaped, counts as gone). */
+/**
+ * Whether a process with this pid still exists. A zombie counts as gone only once all its threads
+ * have exited: a killed JVM's main thread is a zombie while its other threads, and its sockets, live on.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -9,7 +12,8 @@ export function isAlive(pid: number): boolean {
   }
   try {
     // The state is the first field after the command name, which may hold spaces but ends with ") ".
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
+    const zombie = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] === "Z"
+    return !zombie || readdirSync(`/proc/${pid}/task`).length > 1
   } catch {
     return false
   }

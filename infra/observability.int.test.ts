@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { join } from "node:path"
 import { createRedis } from "../shared/clients.ts"
-import { parsePrometheusText, type Exposition } from "../shared/prometheus-text.ts"
+import { parsePrometheusText, type Exposition } from "../testing/prometheus-text.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { createTestDatabase, eventually, freePort, testConfig, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, eventually, freePort, testConfig, uniqueName, type TestDatabase } from "../testing/helpers.ts"
 
 const root = join(import.meta.dir, "..")
 const jaeger = `http://127.0.0.1:${process.env.JAEGER_QUERY_PORT ?? "16686"}`

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createTestDatabase, eventually, freePort, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, eventually, freePort, uniqueName, type TestDatabase } from "../testing/helpers.ts"
 
 const runner = join(import.meta.dir, "run-processes.ts")
 const dataDir = mkdtempSync(join(tmpdir(), "run-processes-int-"))

@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { eventually } from "../shared/testing.ts"
+import { eventually } from "../testing/helpers.ts"
 import { isAlive } from "./is-alive.ts"
 
 const runner = join(import.meta.dir, "run-processes.ts")

@@ -58,6 +58,19 @@ check_port_holders() {
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
 
+# A process just killed (kill -9 and at once `start`, as the fault tests restore a service) keeps
+# its sockets until its last thread has exited, while its main thread already shows as a zombie:
+# waits up to 10 s for that, so that its port still open is not taken for a running service.
+wait_for_exit() {
+  [ -f "$1" ] || return 0
+  local pid i; pid="$(head -n1 "$1")"
+  for ((i = 0; i < 40; i++)); do
+    [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)" = Z ] || return 0
+    [ "$(ls "/proc/$pid/task" 2>/dev/null | wc -l)" -gt 1 ] || return 0
+    sleep 0.25
+  done
+}
+
 # wait_for <what> <seconds> <log file> <command...>: polls until the command succeeds.
 wait_for() {
   local what="$1" seconds="$2" log="$3"; shift 3
@@ -142,6 +155,7 @@ redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep 
 
 start_redis() {
   command -v redis-server >/dev/null || apt_install redis-server
+  wait_for_exit "$RUN_DIR/redis.pid"
   if redis_ready; then
     pid_alive "$RUN_DIR/redis.pid" || say "note: a redis this checkout did not start answers on :$REDIS_PORT; reusing it"
     say "redis already running on :$REDIS_PORT"; return
@@ -302,6 +316,7 @@ EOF
 
 start_kafka() {
   ensure_kafka_libs
+  wait_for_exit "$RUN_DIR/kafka.pid"
   if port_open "$KAFKA_PORT"; then
     pid_alive "$RUN_DIR/kafka.pid" || say "note: a broker this checkout did not start listens on :$KAFKA_PORT; reusing it"
     say "kafka already running on :$KAFKA_PORT"; return

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { eventually } from "../shared/testing.ts"
+import { eventually } from "../testing/helpers.ts"
 import { defaultRestartPolicy, nextRestart, supervise, type RestartPolicy } from "./supervise.ts"
 
 describe("nextRestart", () => {

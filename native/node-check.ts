@@ -4,8 +4,8 @@
 //
 //   bun build native/node-check.ts --target=node --outfile=/tmp/node-check.mjs
 //   node /tmp/node-check.mjs <seat_finder.node> [cases=20000] [seed=1]
-import { loadNativeAddon, nativeSeatFinder } from "../shared/native-seat-finder.ts"
-import { compareFinders, invalidAddonCalls, invalidFinderCalls, randomFinderCases } from "../shared/seat-finder-samples.ts"
+import { loadNativeAddon, nativeSeatFinder } from "../reserver/native-seat-finder.ts"
+import { compareFinders, invalidAddonCalls, invalidFinderCalls, randomFinderCases } from "../testing/seat-finder-samples.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 
 const [addonPath, cases = "20000", seed = "1"] = process.argv.slice(2)

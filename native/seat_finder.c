@@ -209,7 +209,7 @@ static int read_typed_array(napi_env env, napi_value value, napi_typedarray_type
 // the chosen seat indexes are written to io[3 ..] and their count returned, or -1 when too few are free.
 // Numbers in and seats out through one typed array because Bun's N-API charges per value converted and,
 // far more, per JS array built from C (profiles/README.md, "Native seat finder", has the costs);
-// shared/native-seat-finder.ts wraps this as a SeatFinder.
+// reserver/native-seat-finder.ts wraps this as a SeatFinder.
 static napi_value find_best_available(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { config, driveBookings, openStores, readEvent, requireStack, reseed, root, say } from "../bench/stack.ts"
-import { resolveJwtSecret } from "../shared/dev-secret.ts"
+import { resolveJwtSecret } from "../gateway/jwt-secret.ts"
 import { COOKIE_NAME, createAuth, type AuthUser } from "../gateway/auth.ts"
 import { buildNodeBundle } from "./node/bundle.ts"
 

@@ -4,6 +4,7 @@ import type Redis from "ioredis"
 import { subsectionLabel, type EventMeta, type RedisKeys } from "../shared/redis-keys.ts"
 import type { BatchDecisions } from "./decide-batch.ts"
 import type { CommittedCounts } from "./batch-writes.ts"
+import { eventCounts, type BookingUpdatedMessage, type StatusUpdateMessage, type SubsectionCounts } from "../shared/live-messages.ts"
 
 /**
  * Applies a committed batch to Redis in one pipeline: changed seat bits (or whole maps), free
@@ -41,25 +42,23 @@ export async function publishOutcomes(redis: Redis, keys: RedisKeys, decisions: 
   const pipeline = redis.pipeline()
   for (const o of decisions.outcomes) {
     const { replayed: _, buyer_id, ...body } = o
-    pipeline.publish(keys.userChannel(buyer_id), JSON.stringify({ event_type: "booking_updated", ...body }))
+    const update: BookingUpdatedMessage = { event_type: "booking_updated", ...body }
+    pipeline.publish(keys.userChannel(buyer_id), JSON.stringify(update))
   }
   for (const [eventId, totals] of committed.events) {
-    const subsectionStats: Record<string, { price: number; available: number; reserved: number; sold: number }> = {}
+    const subsectionStats: Record<string, SubsectionCounts> = {}
     for (const [key, stat] of committed.stats) {
       const grid = decisions.subsections.get(key)?.grid
       if (grid && grid.eventId === eventId) subsectionStats[subsectionLabel(grid.section, grid.subsection)] = { price: grid.price, ...stat }
     }
-    const { available, reserved, sold } = totals
-    pipeline.publish(
-      keys.eventChannel(eventId),
-      JSON.stringify({
-        event_type: "status_update",
-        event_id: eventId,
-        status: totals.status,
-        stats: { available, reserved, sold, total: available + reserved + sold },
-        subsection_stats: subsectionStats,
-      }),
-    )
+    const counts: StatusUpdateMessage = {
+      event_type: "status_update",
+      event_id: eventId,
+      status: totals.status,
+      stats: eventCounts(totals),
+      subsection_stats: subsectionStats,
+    }
+    pipeline.publish(keys.eventChannel(eventId), JSON.stringify(counts))
   }
   await pipeline.exec()
 }

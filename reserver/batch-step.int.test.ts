@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
-import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../testing/helpers.ts"
 import { createBatchStep, type BatchStep, type BatchStepDeps } from "./batch-step.ts"
-import { auditEvent } from "../shared/audit.ts"
-import { insertTestEvent, release, reserve } from "./test-fixtures.ts"
+import { auditEvent } from "../testing/audit.ts"
+import { insertTestEvent, release, reserve } from "../testing/fixtures.ts"
 
 let db: TestDatabase
 const redis = createRedis(testConfig().redisUrl)

@@ -10,6 +10,7 @@ import { selectBookings, selectKnownBuyers, selectTicketHolders, type BookingRow
 import { StaleSeatMapError, writeBatch } from "./batch-writes.ts"
 import { decideBatch, rejectUndecidable, writesOf, type BatchResult, type LoadedSeatMap, type RecordedBooking } from "./decide-batch.ts"
 import { buildSeatMapsFromDb, forgetRecreatedEvents, loadGrids, readSeatMaps, type Grid } from "./seat-state.ts"
+import { parseSeatPosition } from "../shared/tickets.ts"
 
 /** What the batch step works with. */
 export type BatchStepDeps = { sql: Sql; redis: Redis; keys: RedisKeys; log: Logger; findSeats: SeatFinder }
@@ -80,7 +81,7 @@ export function createBatchStep(deps: BatchStepDeps): BatchStep {
     const seats = rows.map((b) => {
       const grid = found.get(keyOfBooking.get(b.id)!)!
       return b.seat_positions.map((p) => {
-        const [row, seat] = p.split("-").map(Number) as [number, number]
+        const [row, seat] = parseSeatPosition(p)!
         const index = seatIndex(row, seat, grid.cols)
         return { index, ticketId: grid.ticketIds[index]! }
       })

@@ -5,9 +5,7 @@ import type { Sql, TransactionSql } from "postgres"
 import { commandKey } from "../shared/kafka.ts"
 import { eventStatusFor, type BatchWrites, type NewBooking } from "./decide-batch.ts"
 import type { Grid } from "./seat-state.ts"
-
-/** A subsection's or an event's seat counts. */
-export type SeatCounts = { available: number; reserved: number; sold: number }
+import type { SeatCounts } from "../shared/tickets.ts"
 
 /** The counts and statuses the transaction committed, for Redis and the notifications. */
 export type CommittedCounts = {

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test"
 import type { Command } from "../shared/commands.ts"
 import type { BatchResult } from "./decide-batch.ts"
 import { createBatchCoalescer } from "./coalesce-batches.ts"
-import { release, reserve } from "./test-fixtures.ts"
+import { release, reserve } from "../testing/fixtures.ts"
 
 const commands = (count: number): Command[] => Array.from({ length: count }, () => reserve({ event_id: 1, buyer_id: 1 }))
 

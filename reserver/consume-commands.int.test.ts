@@ -9,11 +9,11 @@ import { commandKey, createKafka } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { createTracing } from "../shared/tracing.ts"
-import { createTestDatabase, eventually, startScratchRedis, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, eventually, startScratchRedis, testConfig, testLogger, uniqueName, type TestDatabase } from "../testing/helpers.ts"
 import { createBatchStep } from "./batch-step.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
-import { auditEvent } from "../shared/audit.ts"
-import { insertTestEvent, release, reserve } from "./test-fixtures.ts"
+import { auditEvent } from "../testing/audit.ts"
+import { insertTestEvent, release, reserve } from "../testing/fixtures.ts"
 
 const config = testConfig()
 const log = testLogger()

@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { Admin as FencingAdmin } from "@platformatic/kafka"
 import { Partitioners, type Admin, type Producer } from "kafkajs"
-import { auditEvent } from "../shared/audit.ts"
+import { auditEvent } from "../testing/audit.ts"
 import { createRedis } from "../shared/clients.ts"
 import { encodeCommand, type Command } from "../shared/commands.ts"
 import { commandKey, createKafka } from "../shared/kafka.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
-import { createTestDatabase, eventually, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, eventually, testConfig, testLogger, uniqueName, type TestDatabase } from "../testing/helpers.ts"
 import { createBatchStep } from "./batch-step.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
 import { createConsumerWatchdog } from "./consumer-watchdog.ts"
 import { groupOffsets } from "./group-offsets.ts"
-import { insertTestEvent, reserve } from "./test-fixtures.ts"
+import { insertTestEvent, reserve } from "../testing/fixtures.ts"
 
 const config = testConfig()
 const log = testLogger()

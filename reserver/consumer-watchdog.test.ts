@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { eventually, testLogger } from "../shared/testing.ts"
+import { eventually, testLogger } from "../testing/helpers.ts"
 import { createConsumerWatchdog, type PartitionOffsets, type WatchedConsumer } from "./consumer-watchdog.ts"
 
 // A stand-in member: the watchdog's logic is pure scheduling over offsets, so no broker is needed here

@@ -119,7 +119,7 @@ export function createConsumerWatchdog(options: WatchdogOptions) {
           options.onGiveUp(lastError ?? new Error(crash ?? "consumer did not start"))
           return
         }
-        await Bun.sleep(Math.min(500 * 2 ** attempt, 5_000))
+        await Bun.sleep(Math.min(500 * 2 ** attempt, 2_000))
       }
     })().finally(() => (recreating = undefined))
     return recreating

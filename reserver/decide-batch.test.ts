@@ -4,7 +4,7 @@ import { commandKey } from "../shared/kafka.ts"
 import { findBestAvailable, isTaken, newSeatMap, seatIndex, setTaken } from "../shared/seat-finder.ts"
 import { decideBatch, eventStatusFor, rejectUndecidable, writesOf, type RecordedBooking } from "./decide-batch.ts"
 import type { Grid } from "./seat-state.ts"
-import { release, reserve } from "./test-fixtures.ts"
+import { release, reserve } from "../testing/fixtures.ts"
 
 const EVENT = 7
 

@@ -6,6 +6,7 @@ import { commandKey } from "../shared/kafka.ts"
 import { subsectionLabel } from "../shared/redis-keys.ts"
 import { isTaken, seatIndex, seatOfIndex, setTaken, type SeatFinder } from "../shared/seat-finder.ts"
 import type { Grid } from "./seat-state.ts"
+import { formatSeatPosition, type Ticket } from "../shared/tickets.ts"
 
 /** A booking's status, as PostgreSQL records it. */
 export type BookingStatus = "pending_payment" | "failed" | "cancelled" | "completed"
@@ -18,7 +19,7 @@ export type BookingOutcome = {
   section: string
   subsection: number
   status: BookingStatus
-  tickets: { id: number; section: string; subsection: number; row: number; seat: number; price: number; status: string }[]
+  tickets: Ticket[]
   error_message?: string
   replayed: boolean
 }
@@ -334,7 +335,7 @@ export function writesOf(decisions: BatchDecisions): BatchWrites {
       subsection: c.subsection,
       quantity: c.quantity,
       mode: c.mode,
-      seatPositions: positions.map(([row, seat]) => `${row}-${seat}`),
+      seatPositions: positions.map(([row, seat]) => formatSeatPosition(row, seat)),
       totalPrice: b.status === "failed" ? 0 : c.price * c.quantity,
       status: b.status,
       errorMessage: b.errorMessage ?? null,

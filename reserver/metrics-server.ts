@@ -1,9 +1,7 @@
 import type { Server } from "bun"
 import { METRICS_CONTENT_TYPE, type Metrics } from "../shared/metrics.ts"
 import type { ReserverHealth } from "./consumer-watchdog.ts"
-
-
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } })
+import { jsonResponse as json } from "../shared/json-response.ts"
 
 /**
  * The reserver's only HTTP surface: GET /metrics (Prometheus text) and GET /health

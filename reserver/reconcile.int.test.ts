@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { join } from "node:path"
-import { auditEvent } from "../shared/audit.ts"
+import { auditEvent } from "../testing/audit.ts"
 import { createRedis } from "../shared/clients.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
-import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../shared/testing.ts"
+import { createTestDatabase, testConfig, testLogger, uniqueName, type TestDatabase } from "../testing/helpers.ts"
 import { createBatchStep, type BatchStepDeps } from "./batch-step.ts"
-import { insertTestEvent, reserve } from "./test-fixtures.ts"
+import { insertTestEvent, reserve } from "../testing/fixtures.ts"
 
 const config = testConfig()
 const redis = createRedis(config.redisUrl)

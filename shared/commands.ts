@@ -1,5 +1,7 @@
 // The booking commands on the command topic: JSON, one schema, decoded and checked in one place.
 
+import { MAX_TICKETS_PER_BOOKING } from "./tickets.ts"
+
 /** A reservation request accepted by the gateway (202). */
 export type ReserveCommand = {
   type: "reserve"
@@ -28,6 +30,16 @@ export type ReleaseCommand = {
 }
 
 export type Command = ReserveCommand | ReleaseCommand
+
+/** The release command for a booking: the booking's id and the subsection its seats are in. */
+export const releaseCommand = (bookingId: string, booking: Omit<ReleaseCommand, "type" | "booking_id">): ReleaseCommand => ({
+  type: "release",
+  booking_id: bookingId,
+  buyer_id: booking.buyer_id,
+  event_id: booking.event_id,
+  section: booking.section,
+  subsection: booking.subsection,
+})
 
 /** A message that cannot be a command; it goes to the dead-letter topic. */
 export class InvalidCommandError extends Error {
@@ -61,7 +73,7 @@ export function decodeCommand(value: Buffer | null): Command {
   if (!isPositiveInt(c.subsection)) fail("subsection must be a positive integer")
   if (c.type === "release") return c as ReleaseCommand
   if (c.type !== "reserve") fail(`unknown command type ${JSON.stringify(c.type)}`)
-  if (!isPositiveInt(c.quantity) || c.quantity > 4) fail("quantity must be 1-4")
+  if (!isPositiveInt(c.quantity) || c.quantity > MAX_TICKETS_PER_BOOKING) fail(`quantity must be 1-${MAX_TICKETS_PER_BOOKING}`)
   if (c.mode !== "manual" && c.mode !== "best_available") fail("mode must be manual or best_available")
   if (!Array.isArray(c.seats)) fail("seats must be a list")
   const seats = c.seats as unknown[]

@@ -3,7 +3,7 @@ import Redis, { type RedisOptions } from "ioredis"
 import postgres from "postgres"
 import { Producer } from "@platformatic/kafka"
 import { AppError, toAppError, unavailableDependency, unavailableError, UNAVAILABLE_DETAIL, ValidationError } from "./errors.ts"
-import { freePort } from "./testing.ts"
+import { freePort } from "../testing/helpers.ts"
 
 // Real failures of the real clients, from a port nothing listens on and from a server that accepts
 // connections and never answers (a stopped process looks so); no service needs to run.

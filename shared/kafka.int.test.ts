@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { Partitioners, type Admin } from "kafkajs"
 import { createKafka, ensureTopics, partitionFor } from "./kafka.ts"
-import { testConfig, testLogger, uniqueName } from "./testing.ts"
+import { testConfig, testLogger, uniqueName } from "../testing/helpers.ts"
 
 const config = testConfig()
 const kafka = createKafka(config, testLogger(), uniqueName("kafka-test"))
@@ -81,4 +81,27 @@ describe("Kafka on the local broker", () => {
     const committed = offsets!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
     expect(committed).toBe(sent.length)
   })
+})
+
+test("a kafkajs client prints no TimeoutNegativeWarning and stops polling once idle (patchKafkajsIdlePoll)", async () => {
+  // A process of its own: Bun prints the warning once per process, and the first one would be this file's.
+  const script = `
+    import { createKafka, patchKafkajsIdlePoll } from "./shared/kafka.ts"
+    import { testConfig, testLogger } from "./testing/helpers.ts"
+    const admin = createKafka(testConfig(), testLogger()).admin()
+    await admin.connect()
+    await admin.describeCluster()
+    const before = process.cpuUsage()
+    await Bun.sleep(1000)
+    const idle = process.cpuUsage(before)
+    await admin.disconnect()
+    console.log(JSON.stringify({ patched: patchKafkajsIdlePoll(), idleCpuMs: (idle.user + idle.system) / 1000 }))
+  `
+  const proc = Bun.spawn([process.execPath, "-e", script], { cwd: `${import.meta.dir}/..`, env: process.env, stdout: "pipe", stderr: "pipe" })
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  expect(stderr).not.toContain("TimeoutNegativeWarning")
+  const result = JSON.parse(stdout.trim().split("\n").at(-1)!)
+  expect(result.patched).toBe(true)
+  // Unpatched, the 1 ms timer of each connection costs tens of milliseconds of CPU a second.
+  expect(result.idleCpuMs).toBeLessThan(20)
 })

@@ -1,6 +1,31 @@
 import { Kafka, logLevel, type Admin, type LogEntry } from "kafkajs"
+import { createRequire } from "node:module"
 import type { Config } from "./config.ts"
 import type { Logger } from "./log.ts"
+
+type RequestQueue = { pending: unknown[]; throttledUntil: number; scheduleCheckPendingRequests(): void }
+
+/**
+ * Stops kafkajs 2.2.4 (its last release) from re-arming a timer with a negative delay after every
+ * response when nothing is pending or throttled: a 1 ms poll per broker connection for the
+ * process's life, and Bun's `TimeoutNegativeWarning: -<now> is a negative number` at start
+ * (tulios/kafkajs#1751, #1704; unmerged fixes #1755, #1768). With nothing pending and no throttle
+ * there is nothing to check: a later push sends at once or re-arms the timer itself. Returns
+ * whether the patch applies, so a kafkajs whose internals moved is noticed by the test.
+ */
+export function patchKafkajsIdlePoll(): boolean {
+  const { prototype } = createRequire(import.meta.url)("kafkajs/src/network/requestQueue/index.js") as { prototype: RequestQueue & { idlePollPatched?: true } }
+  if (prototype.idlePollPatched) return true
+  const schedule = prototype.scheduleCheckPendingRequests
+  if (typeof schedule !== "function" || !schedule.toString().includes("this.throttledUntil - Date.now()")) return false
+  prototype.scheduleCheckPendingRequests = function (this: RequestQueue) {
+    if (this.pending.length === 0 && this.throttledUntil <= Date.now()) return
+    schedule.call(this)
+  }
+  prototype.idlePollPatched = true
+  return true
+}
+patchKafkajsIdlePoll()
 
 /** Key of a booking command: one subsection, one partition, one ordered stream of decisions. */
 export const commandKey = (eventId: number, section: string, subsection: number): string =>
@@ -28,7 +53,9 @@ export function createKafka(config: Config, log: Logger, clientId = config.kafka
       const lvl = entry.namespace === "Connection" && message.startsWith("Response ") ? "debug" : (levelName[entry.level] ?? "info")
       kafkaLog[lvl](message, { namespace: entry.namespace, ...rest })
     },
-    retry: { initialRetryTime: 100, retries: 8 },
+    // Capped backoff: after a broker restart the clients reconnect within a second or two instead of
+    // waiting out kafkajs' growing delays (up to 30 s by default).
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 2_000 },
   })
 }
 

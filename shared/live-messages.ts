@@ -1,14 +1,16 @@
 // What goes over the Redis pub/sub channels of redis-keys.ts (eventChannel, userChannel), as JSON.
 // The reserver publishes both after each batch; the gateway's pay route publishes both after a payment.
 
+import type { SeatCounts, Ticket } from "./tickets.ts"
+
 /** Seat counts and price of one subsection. */
-export type SubsectionCounts = { price: number; available: number; reserved: number; sold: number }
+export type SubsectionCounts = SeatCounts & { price: number }
 
 /** Seat counts of a whole event; `total` is the sum of the other three. */
-export type EventCounts = { available: number; reserved: number; sold: number; total: number }
+export type EventCounts = SeatCounts & { total: number }
 
-/** One ticket of a booking, as a booking update lists it. */
-export type BookingTicket = { id: number; section: string; subsection: number; row: number; seat: number; price: number; status: string }
+/** An event's counts with their total, from the three counts alone (no other field carried along). */
+export const eventCounts = ({ available, reserved, sold }: SeatCounts): EventCounts => ({ available, reserved, sold, total: available + reserved + sold })
 
 /** On a buyer's channel: one of the buyer's bookings changed status. */
 export type BookingUpdatedMessage = {
@@ -18,7 +20,7 @@ export type BookingUpdatedMessage = {
   section: string
   subsection: number
   status: string
-  tickets: BookingTicket[]
+  tickets: Ticket[]
   error_message?: string
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { addProcessMetrics, createMetrics } from "./metrics.ts"
-import { parsePrometheusText } from "./prometheus-text.ts"
+import { parsePrometheusText } from "../testing/prometheus-text.ts"
 
 describe("metrics", () => {
   test("counters and gauges, with and without labels, in the text format", () => {

@@ -4,6 +4,12 @@
 /** Subsection label as the contract writes it: `A-1`. */
 export const subsectionLabel = (section: string, subsection: number): string => `${section}-${subsection}`
 
+/** Reads a subsection label back; the last dash splits, so a section name may hold dashes. */
+export function parseSubsectionLabel(label: string): { section: string; subsection: number } {
+  const cut = label.lastIndexOf("-")
+  return { section: label.slice(0, cut), subsection: Number(label.slice(cut + 1)) }
+}
+
 /** Key and channel builders under one prefix (tests use a unique prefix each). */
 export function redisKeys(prefix: string) {
   return {

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from "bun:test"
 import { createRedis } from "./clients.ts"
-import { testConfig } from "./testing.ts"
+import { testConfig } from "../testing/helpers.ts"
 
 const redis = createRedis(testConfig().redisUrl)
 afterAll(() => redis.quit())

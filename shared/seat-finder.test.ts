@@ -9,8 +9,8 @@ import {
   setTaken,
   type SeatFinder,
 } from "./seat-finder.ts"
-import { findBestAvailableNative, nativeSeatFinderProblem } from "./native-seat-finder.ts"
-import { mulberry32 } from "./seat-finder-samples.ts"
+import { findBestAvailableNative, nativeSeatFinderProblem } from "../reserver/native-seat-finder.ts"
+import { mulberry32 } from "../testing/seat-finder-samples.ts"
 
 // Every SeatFinder implementation must pass the same contract suite; the native one wherever npm install built it.
 const finders: [string, SeatFinder][] = [["typescript", findBestAvailable]]

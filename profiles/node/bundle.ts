@@ -1,4 +1,5 @@
 // Builds the gateway's Node bundle (profiles/node/gateway-node.ts) for the Node profilers.
+import { copyFileSync } from "node:fs"
 import { join } from "node:path"
 
 const root = join(import.meta.dir, "../..")
@@ -15,5 +16,7 @@ export async function buildNodeBundle(outdir: string): Promise<string> {
   )
   const [code, stderr] = await Promise.all([build.exited, new Response(build.stderr).text()])
   if (code !== 0 || stderr !== "") throw new Error(`bun build --target=node failed (exit ${code}): ${stderr}`)
+  // Files the gateway reads beside its modules at startup; the bundle looks for them beside itself.
+  for (const file of ["gateway/live/live-page.html"]) copyFileSync(join(root, file), join(outdir, file.split("/").at(-1)!))
   return join(outdir, "gateway-node.js")
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test"
 import { join } from "node:path"
 import { redisKeys } from "../../shared/redis-keys.ts"
 import { createRedis } from "../../shared/clients.ts"
-import { createTestDatabase, freePort, testConfig, uniqueName, type TestDatabase } from "../../shared/testing.ts"
+import { createTestDatabase, freePort, testConfig, uniqueName, type TestDatabase } from "../../testing/helpers.ts"
 import { resetData } from "../../gateway/seed.ts"
 import { buildNodeBundle } from "./bundle.ts"
 

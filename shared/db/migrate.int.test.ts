@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
-import { createTestDatabase, type TestDatabase } from "../testing.ts"
+import { createTestDatabase, type TestDatabase } from "../../testing/helpers.ts"
 import { migrate, readMigrations } from "./migrate.ts"
 
 let db: TestDatabase

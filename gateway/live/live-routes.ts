@@ -1,26 +1,36 @@
 import { Elysia, t } from "elysia"
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import type { Sql } from "postgres"
-import { AppError } from "../shared/errors.ts"
-import type { Logger } from "../shared/log.ts"
-import type { Metrics } from "../shared/metrics.ts"
-import type { RedisKeys } from "../shared/redis-keys.ts"
+import { AppError } from "../../shared/errors.ts"
+import type { Logger } from "../../shared/log.ts"
+import type { Metrics } from "../../shared/metrics.ts"
+import type { RedisKeys } from "../../shared/redis-keys.ts"
 import type Redis from "ioredis"
-import type { Auth } from "./auth.ts"
-import { parseBookingId } from "./booking-routes.ts"
+import type { Auth } from "../auth.ts"
+import { parseBookingId } from "../booking-routes.ts"
 import { createBookingStreams } from "./booking-streams.ts"
-import type { EventCache } from "./event-cache.ts"
-import { parseEventId } from "./event-routes.ts"
-import { sseStreamsOpen } from "./http-observability.ts"
+import type { EventCache } from "../event-cache.ts"
+import { parseEventId } from "../event-routes.ts"
+import { sseStreamsOpen } from "../http-observability.ts"
 import { createEventStreams } from "./event-streams.ts"
-import { LIVE_PAGE_HTML } from "./live-page.ts"
-import type { LiveUpdates } from "./live-updates.ts"
+import type { RedisFanout } from "./redis-fanout.ts"
 import { createSseStreams } from "./sse-streams.ts"
 
 /** What the live routes need. */
-export type LiveRoutesDeps = { sql: Sql; redis: Redis; keys: RedisKeys; auth: Auth; events: EventCache; live: LiveUpdates; log: Logger; metrics: Metrics }
+export type LiveRoutesDeps = { sql: Sql; redis: Redis; keys: RedisKeys; auth: Auth; events: EventCache; live: RedisFanout; log: Logger; metrics: Metrics }
+
+// The live seat page, plain HTML with an inline script: the event stream updates each subsection's
+// bar at once, and the seat grids of changed subsections are fetched again (one fetch in flight per
+// subsection, so a busy sale costs one request per subsection at a time). Large events start with
+// their grids folded; opening one loads it. Its script reads the event id from the address.
+// import.meta.url rather than Bun's import.meta.dir, so the gateway also loads under Node (profiles/node/).
+const livePageFile = fileURLToPath(new URL("./live-page.html", import.meta.url))
 
 /** Server-sent events (an event's seat counts; a user's booking outcomes) and the live seat page. */
 export function liveRoutes(deps: LiveRoutesDeps) {
+  // Read once, when the routes are built: the page is the same for every event.
+  const livePage = readFileSync(livePageFile, "utf8")
   const streams = createSseStreams()
   const eventStreams = createEventStreams({ ...deps, streams })
   const bookingStreams = createBookingStreams({ ...deps, streams })
@@ -70,7 +80,7 @@ export function liveRoutes(deps: LiveRoutesDeps) {
       "/events/:id",
       ({ params }) => {
         parseEventId(params.id)
-        return new Response(LIVE_PAGE_HTML, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" } })
+        return new Response(livePage, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" } })
       },
       { detail: { hide: true } },
     )

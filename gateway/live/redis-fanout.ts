@@ -1,5 +1,5 @@
 import type Redis from "ioredis"
-import type { Logger } from "../shared/log.ts"
+import type { Logger } from "../../shared/log.ts"
 
 /** Parses a JSON message; an unreadable one is logged and gives undefined, so one bad publish breaks no stream. */
 export function parseMessage<T>(raw: string, log: Logger, channel: string): T | undefined {
@@ -26,8 +26,8 @@ type Channel = { listeners: Set<Listener>; subscribed: Promise<unknown> }
  * re-subscribe restores only the channels Redis had confirmed, including ones whose UNSUBSCRIBE was
  * lost while disconnected, so the hub re-subscribes its own set instead.
  */
-export function createLiveUpdates(subscriber: Redis, log: Logger) {
-  if (subscriber.options.autoResubscribe) throw new Error("the live-updates subscriber must be created with autoResubscribe: false")
+export function createRedisFanout(subscriber: Redis, log: Logger) {
+  if (subscriber.options.autoResubscribe) throw new Error("the Redis fan-out subscriber must be created with autoResubscribe: false")
   const channels = new Map<string, Channel>()
   const resyncListeners = new Set<() => void>()
   const closeListeners = new Set<() => void>()
@@ -136,5 +136,5 @@ export function createLiveUpdates(subscriber: Redis, log: Logger) {
   }
 }
 
-/** The gateway's live-updates hub. */
-export type LiveUpdates = ReturnType<typeof createLiveUpdates>
+/** The gateway's Redis fan-out: one subscriber, listeners per channel in memory. */
+export type RedisFanout = ReturnType<typeof createRedisFanout>

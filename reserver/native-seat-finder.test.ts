@@ -2,10 +2,10 @@ import { describe, expect, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createLogger } from "./log.ts"
+import { createLogger } from "../shared/log.ts"
 import { findBestAvailableNative, loadNativeAddon, loadSeatFinder, nativeAddonPath, nativeSeatFinderProblem } from "./native-seat-finder.ts"
-import { compareFinders, invalidAddonCalls, invalidFinderCalls, mulberry32, randomFinderCases, randomSeatMap } from "./seat-finder-samples.ts"
-import { findBestAvailable, newSeatMap } from "./seat-finder.ts"
+import { compareFinders, invalidAddonCalls, invalidFinderCalls, mulberry32, randomFinderCases, randomSeatMap } from "../testing/seat-finder-samples.ts"
+import { findBestAvailable, newSeatMap } from "../shared/seat-finder.ts"
 
 const root = join(import.meta.dir, "..")
 

@@ -1,13 +1,13 @@
 import type { Sql } from "postgres"
-import type { StatusUpdateMessage, SubsectionCounts } from "../shared/live-messages.ts"
-import type { Logger } from "../shared/log.ts"
-import { subsectionLabel, type RedisKeys } from "../shared/redis-keys.ts"
-import { findEvent, listSections, type EventJson, type SectionJson } from "./events-db.ts"
-import { parseMessage, type LiveUpdates } from "./live-updates.ts"
+import type { StatusUpdateMessage, SubsectionCounts } from "../../shared/live-messages.ts"
+import type { Logger } from "../../shared/log.ts"
+import { parseSubsectionLabel, subsectionLabel, type RedisKeys } from "../../shared/redis-keys.ts"
+import { findEvent, listSections, type EventJson, type SectionJson } from "../events-db.ts"
+import { parseMessage, type RedisFanout } from "./redis-fanout.ts"
 import { encodeFrame, type SseStream, type SseStreams } from "./sse-streams.ts"
 
 /** What the public event streams need. */
-export type EventStreamsDeps = { sql: Sql; keys: RedisKeys; live: LiveUpdates; streams: SseStreams; log: Logger }
+export type EventStreamsDeps = { sql: Sql; keys: RedisKeys; live: RedisFanout; streams: SseStreams; log: Logger }
 
 // One per event with clients in this process: the Redis subscription, the event's current counts
 // and the clients. Updates are merged here and each frame is encoded once for every client.
@@ -95,8 +95,7 @@ export function createEventStreams(deps: EventStreamsDeps, windowMs = 250) {
       const known = feed.sections.get(label)
       if (known) Object.assign(known, counts)
       else {
-        const cut = label.lastIndexOf("-")
-        feed.sections.set(label, { event_id: feed.eventId, section: label.slice(0, cut), subsection: Number(label.slice(cut + 1)), ...counts })
+        feed.sections.set(label, { event_id: feed.eventId, ...parseSubsectionLabel(label), ...counts })
       }
       feed.changed.add(label)
     }

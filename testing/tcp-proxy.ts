@@ -9,12 +9,15 @@ export type TcpProxy = {
   cut(): Promise<void>
   /** Accepts and forwards connections again, on the same port. */
   restore(): Promise<void>
+  /** Keeps every connection open but forwards nothing either way, as a frozen server looks; false resumes. */
+  stall(stalled: boolean): void
   close(): Promise<void>
 }
 
 /** Starts a proxy forwarding each connection to `target`, both ways, until it is cut. */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>()
+  const pipes = new Map<net.Socket, net.Socket>()
   let server: net.Server | undefined
   let port = 0
 
@@ -25,10 +28,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       [upstream, client],
     ] as const) {
       sockets.add(from)
+      pipes.set(from, to)
       from.pipe(to)
       from.on("error", () => to.destroy())
       from.on("close", () => {
         sockets.delete(from)
+        pipes.delete(from)
         to.destroy()
       })
     }
@@ -52,5 +57,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   }
 
   await listen()
-  return { port, cut: stop, restore: listen, close: stop }
+  const stall = (stalled: boolean) => {
+    for (const [from, to] of pipes) {
+      if (stalled) {
+        from.unpipe(to)
+        from.pause()
+      } else from.pipe(to)
+    }
+  }
+
+  return { port, cut: stop, restore: listen, close: stop, stall }
 }

@@ -2,12 +2,12 @@
 // real Kafka producer and a reserver in this process, so bookings get outcomes and notifications.
 import { createKafka } from "../shared/kafka.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
-import { eventually, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
+import { eventually, testConfig, testLogger, uniqueName } from "./helpers.ts"
 import { createBatchStep } from "../reserver/batch-step.ts"
 import { createCommandConsumer } from "../reserver/consume-commands.ts"
-import type { GatewayDeps } from "./app.ts"
-import { createCommandProducer, createKafkaSender } from "./command-producer.ts"
-import { createTestGateway } from "./test-gateway.ts"
+import type { GatewayDeps } from "../gateway/app.ts"
+import { createCommandProducer, createKafkaSender } from "../gateway/command-producer.ts"
+import { createTestGateway } from "./gateway.ts"
 
 type User = { cookie: string; user: { id: number } }
 

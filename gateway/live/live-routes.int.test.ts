@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test"
 import type Redis from "ioredis"
-import { createRedis } from "../shared/clients.ts"
-import { eventually, testConfig, testLogger } from "../shared/testing.ts"
-import { createLiveUpdates } from "./live-updates.ts"
-import { startBookingStack, type BookingStack } from "./test-booking-stack.ts"
-import { openSse, type SseClient, type SseFrame } from "./test-sse-client.ts"
+import { createRedis } from "../../shared/clients.ts"
+import { eventually, testConfig, testLogger } from "../../testing/helpers.ts"
+import { createRedisFanout } from "./redis-fanout.ts"
+import { startBookingStack, type BookingStack } from "../../testing/booking-stack.ts"
+import { openSse, type SseClient, type SseFrame } from "../../testing/sse-client.ts"
 
 let stack: BookingStack
 let subscriber: Redis
@@ -19,7 +19,7 @@ beforeAll(async () => {
   subscriber = redis.duplicate({ autoResubscribe: false })
   redis.disconnect()
   subscriberId = (await subscriber.client("ID")) as number
-  stack = await startBookingStack({ live: createLiveUpdates(subscriber, testLogger("live")) })
+  stack = await startBookingStack({ live: createRedisFanout(subscriber, testLogger("live")) })
   buyer = await stack.gw.signUp("buyer")
   other = await stack.gw.signUp("buyer")
 })

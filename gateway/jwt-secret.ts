@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type { Config } from "./config.ts"
+import type { Config } from "../shared/config.ts"
 
 /**
  * The JWT signing secret: the configured one, or in development and tests one generated

@@ -5,9 +5,9 @@ import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import { resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import type { Config } from "./config.ts"
-import type { Logger } from "./log.ts"
-import { findBestAvailable, type SeatFinder } from "./seat-finder.ts"
+import type { Config } from "../shared/config.ts"
+import type { Logger } from "../shared/log.ts"
+import { findBestAvailable, type SeatFinder } from "../shared/seat-finder.ts"
 
 /** What native/seat_finder.c exports: rows, cols and quantity in io[0..2], seats out in io[3..], count or -1 returned. */
 export type NativeSeatFinderAddon = { findBestAvailable(map: Uint8Array, io: Float64Array): number }

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import postgres, { type Sql } from "postgres"
-import { loadConfig, type Config } from "./config.ts"
-import { migrate } from "./db/migrate.ts"
-import { createLogger } from "./log.ts"
+import { loadConfig, type Config } from "../shared/config.ts"
+import { migrate } from "../shared/db/migrate.ts"
+import { createLogger } from "../shared/log.ts"
 
 /** A name no other test run uses, for topics, groups, databases and users. */
 export const uniqueName = (prefix: string): string =>

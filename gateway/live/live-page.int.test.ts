@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { existsSync } from "node:fs"
 import { chromium, type Browser } from "playwright-core"
-import { startBookingStack, type BookingStack } from "./test-booking-stack.ts"
+import { startBookingStack, type BookingStack } from "../../testing/booking-stack.ts"
 
 // Debian's `chromium` package; infra/test.sh installs it when missing.
 const CHROMIUM = "/usr/bin/chromium"

@@ -2,7 +2,7 @@
 // most 256 requests at once per process (BUN_CONFIG_MAX_HTTP_REQUESTS, read only at start-up), and
 // a socket costs far less memory than a fetch when thousands of streams are open.
 
-import { parseResponseHead } from "./test-raw-http.ts"
+import { parseResponseHead } from "./raw-http.ts"
 
 /** One received frame; `at` is performance.now() on arrival. */
 export type SseFrame = { event: string; data: any; at: number }

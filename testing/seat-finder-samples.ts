@@ -1,6 +1,6 @@
 // Seat-finder inputs shared by the contract and differential tests, the Node check of the addon
 // (native/node-check.ts) and the micro benchmark, so every one of them exercises the same shapes.
-import { newSeatMap, setTaken, type SeatFinder } from "./seat-finder.ts"
+import { newSeatMap, setTaken, type SeatFinder } from "../shared/seat-finder.ts"
 
 /** A seeded generator of numbers in [0, 1), so a failing case can be replayed from its seed. */
 export function mulberry32(seed: number): () => number {

@@ -1,14 +1,14 @@
-import { AppError } from "../shared/errors.ts"
-import type { BookingUpdatedMessage } from "../shared/live-messages.ts"
-import type { Logger } from "../shared/log.ts"
-import type { AuthUser } from "./auth.ts"
-import type { BookingRecord } from "./bookings-db.ts"
-import { parseMessage, type LiveUpdates } from "./live-updates.ts"
-import { readBooking, type ReadBookingDeps } from "./read-booking.ts"
+import { AppError } from "../../shared/errors.ts"
+import type { BookingUpdatedMessage } from "../../shared/live-messages.ts"
+import type { Logger } from "../../shared/log.ts"
+import type { AuthUser } from "../auth.ts"
+import type { BookingRecord } from "../bookings-db.ts"
+import { parseMessage, type RedisFanout } from "./redis-fanout.ts"
+import { readBooking, type ReadBookingDeps } from "../read-booking.ts"
 import { encodeFrame, type SseStream, type SseStreams } from "./sse-streams.ts"
 
 /** What the booking streams need. */
-export type BookingStreamsDeps = ReadBookingDeps & { live: LiveUpdates; streams: SseStreams; log: Logger }
+export type BookingStreamsDeps = ReadBookingDeps & { live: RedisFanout; streams: SseStreams; log: Logger }
 
 /** Statuses a booking never leaves; a stream watching one booking ends when it reaches one. */
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "cancelled", "failed"])

@@ -3,7 +3,7 @@
 // no seat may belong to two live bookings.
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
-import type { RedisKeys } from "./redis-keys.ts"
+import type { RedisKeys } from "../shared/redis-keys.ts"
 
 /** Lists every disagreement found for one event; an empty list means the stores agree and nothing was sold twice. */
 export async function auditEvent(deps: { sql: Sql; redis: Redis; keys: RedisKeys }, eventId: number) {

@@ -2,9 +2,10 @@
 // database (the gateway's event creation is tested on its own side).
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
-import type { ReleaseCommand, ReserveCommand } from "../shared/commands.ts"
+import { releaseCommand, type ReleaseCommand, type ReserveCommand } from "../shared/commands.ts"
 import type { RedisKeys } from "../shared/redis-keys.ts"
-import { reconcileEvent } from "./seat-state.ts"
+import { reconcileEvent } from "../reserver/seat-state.ts"
+import { insertSeats } from "../gateway/events-db.ts"
 
 /** Inserts a seller, a buyer and an available event of `sections` × `subsections` subsections of rows × cols seats. */
 export async function insertTestEvent(
@@ -21,13 +22,7 @@ export async function insertTestEvent(
   const [event] = await sql`INSERT INTO events (name, description, seller_id, venue_name, seating_config, status)
     VALUES ('Test', 'Test event', ${seller!.id}, 'Hall', ${sql.json(config)}, 'available') RETURNING id, created_at`
   const eventId = Number(event!.id)
-  await sql`INSERT INTO tickets (event_id, section, subsection, row, seat, price)
-    SELECT ${eventId}, s, n, r, c, ${price}
-    FROM unnest(${shape.sections}::text[]) s, generate_series(1, ${shape.subsections}) n,
-         generate_series(1, ${shape.rows}) r, generate_series(1, ${shape.cols}) c`
-  await sql`INSERT INTO subsection_stats (event_id, section, subsection, price, rows, cols, available)
-    SELECT ${eventId}, s, n, ${price}, ${shape.rows}, ${shape.cols}, ${shape.rows * shape.cols}
-    FROM unnest(${shape.sections}::text[]) s, generate_series(1, ${shape.subsections}) n`
+  await sql.begin((tx) => insertSeats(tx, eventId, config))
   // As event creation does: fresh statistics keep the planner on index lookups for tickets.
   await sql`ANALYZE tickets`
   await deps.redis.set(deps.keys.eventMeta(eventId), JSON.stringify({ id: eventId, status: "available", is_active: true, ...config, created_at: event!.created_at.toISOString() }))
@@ -50,11 +45,4 @@ export const reserve = (fields: Partial<ReserveCommand> & Pick<ReserveCommand, "
 })
 
 /** The release command for a reserve. */
-export const release = (r: ReserveCommand): ReleaseCommand => ({
-  type: "release",
-  booking_id: r.booking_id,
-  buyer_id: r.buyer_id,
-  event_id: r.event_id,
-  section: r.section,
-  subsection: r.subsection,
-})
+export const release = (r: ReserveCommand): ReleaseCommand => releaseCommand(r.booking_id, r)

@@ -1,13 +1,13 @@
 // Helpers for the gateway's *.int.test.ts files: a gateway over a fresh database and its own Redis prefix.
 import { createMetrics } from "../shared/metrics.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
-import { createTestDatabase, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
-import { createGateway, type GatewayDeps } from "./app.ts"
-import { COOKIE_NAME, createAuth, type AuthUser, type Role } from "./auth.ts"
-import { createEventCache } from "./event-cache.ts"
-import { createGatewayRedis } from "./gateway-clients.ts"
-import { createLiveUpdates } from "./live-updates.ts"
-import { resetData } from "./seed.ts"
+import { createTestDatabase, testConfig, testLogger, uniqueName } from "./helpers.ts"
+import { createGateway, type GatewayDeps } from "../gateway/app.ts"
+import { COOKIE_NAME, createAuth, type AuthUser, type Role } from "../gateway/auth.ts"
+import { createEventCache } from "../gateway/event-cache.ts"
+import { createGatewayRedis } from "../gateway/gateway-clients.ts"
+import { createRedisFanout } from "../gateway/live/redis-fanout.ts"
+import { resetData } from "../gateway/seed.ts"
 
 /** A decoded answer of the test gateway. */
 export type TestResponse = { status: number; headers: Headers; body: any }
@@ -34,7 +34,7 @@ export async function createTestGateway(overrides: Partial<GatewayDeps> = {}, ex
     // Tests that book pass a real producer through `extend`; the others never produce.
     commands: { send: () => Promise.reject(new Error("this test gateway has no Kafka producer")) },
     metrics: createMetrics(),
-    live: overrides.live ?? createLiveUpdates(redis.duplicate({ autoResubscribe: false }), testLogger("live")),
+    live: overrides.live ?? createRedisFanout(redis.duplicate({ autoResubscribe: false }), testLogger("live")),
     ...overrides,
   }
   const deps: GatewayDeps = { ...base, ...extend(base) }

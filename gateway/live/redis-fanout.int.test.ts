@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import type Redis from "ioredis"
-import { createRedis } from "../shared/clients.ts"
-import { createLogger } from "../shared/log.ts"
-import { eventually, testConfig, testLogger, uniqueName } from "../shared/testing.ts"
-import { createLiveUpdates, type LiveUpdates } from "./live-updates.ts"
+import { createRedis } from "../../shared/clients.ts"
+import { createLogger } from "../../shared/log.ts"
+import { eventually, testConfig, testLogger, uniqueName } from "../../testing/helpers.ts"
+import { createRedisFanout, type RedisFanout } from "./redis-fanout.ts"
 
 let redis: Redis
 let subscriber: Redis
-let live: LiveUpdates
+let live: RedisFanout
 let subscriberId: number
 const logged: string[] = []
 
@@ -16,7 +16,7 @@ beforeAll(async () => {
   subscriber = redis.duplicate({ autoResubscribe: false })
   // Asked before the first SUBSCRIBE: a connection in subscriber mode answers nothing else.
   subscriberId = (await subscriber.client("ID")) as number
-  live = createLiveUpdates(subscriber, createLogger("live", "warn", {}, (line) => void logged.push(line)))
+  live = createRedisFanout(subscriber, createLogger("live", "warn", {}, (line) => void logged.push(line)))
 })
 afterAll(async () => {
   await live.close()
@@ -33,7 +33,7 @@ const collect = () => {
 
 test("a connection made with autoResubscribe on is refused", () => {
   const other = redis.duplicate({ lazyConnect: true })
-  expect(() => createLiveUpdates(other, testLogger("live"))).toThrow("autoResubscribe: false")
+  expect(() => createRedisFanout(other, testLogger("live"))).toThrow("autoResubscribe: false")
   other.disconnect()
 })
 
