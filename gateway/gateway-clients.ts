@@ -1,5 +1,5 @@
 import type { Config } from "../shared/config.ts"
-import { createRedis, createSql } from "../shared/clients.ts"
+import { createRedis, createSql, withTimeout } from "../shared/clients.ts"
 import { AppError, UNAVAILABLE_DETAIL } from "../shared/errors.ts"
 
 /** Longest wait on one Redis command before the request it serves is answered 503. */
@@ -21,10 +21,5 @@ export const createGatewaySql = (config: Config) => createSql(config, config.dbP
 export const READ_DEADLINE_MS = 3_000
 
 /** `promise`, or a retriable 503 once `ms` have passed without it settling. */
-export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: Timer | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError(503, UNAVAILABLE_DETAIL, { code: "UNAVAILABLE", retriable: true })), ms)
-  })
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
-}
+export const withDeadline = <T>(promise: Promise<T>, ms: number): Promise<T> =>
+  withTimeout(promise, ms, () => new AppError(503, UNAVAILABLE_DETAIL, { code: "UNAVAILABLE", retriable: true }))

@@ -27,11 +27,14 @@ export const createRedis = (url: string, { commandTimeoutMs }: { commandTimeoutM
     commandTimeout: commandTimeoutMs,
   })
 
-/** Resolves the promise or rejects after `ms`, so a dead dependency cannot hang a caller. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * Resolves the promise or rejects after `ms`, so a dead dependency cannot hang a caller: with
+ * "<what> timed out after <ms>ms", or with the error `what` builds.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string | (() => Error)): Promise<T> {
   let timer: Timer
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms}ms`)), ms)
+    timer = setTimeout(() => reject(typeof what === "string" ? new Error(`${what} timed out after ${ms}ms`) : what()), ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
