@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createTestDatabase, eventually, freePort, uniqueName, type TestDatabase } from "../testing/helpers.ts"
+import { createTestDatabase, eventually, freePort, isolatedStackEnv, type TestDatabase } from "../testing/helpers.ts"
 
 const runner = join(import.meta.dir, "run-processes.ts")
 const dataDir = mkdtempSync(join(tmpdir(), "run-processes-int-"))
@@ -28,22 +28,8 @@ const status = (url: string) => fetch(url, { signal: AbortSignal.timeout(2_000) 
 test("a reserver killed with -9 is restarted while the gateway keeps answering; SIGTERM stops both and exits 0", async () => {
   const port = freePort()
   const metricsPort = freePort()
-  const topic = uniqueName("supervised")
   const proc = Bun.spawn([process.execPath, runner], {
-    env: {
-      ...process.env,
-      NODE_ENV: "test",
-      DATA_DIR: dataDir,
-      DATABASE_URL: db.url,
-      REDIS_PREFIX: uniqueName("t"),
-      COMMAND_TOPIC: topic,
-      DEAD_LETTER_TOPIC: `${topic}.dlq`,
-      RESERVER_GROUP_ID: uniqueName("group"),
-      COMMAND_PARTITIONS: "2",
-      PORT: String(port),
-      METRICS_PORT: String(metricsPort),
-      LOG_LEVEL: "warn",
-    },
+    env: { ...process.env, ...isolatedStackEnv({ dataDir, databaseUrl: db.url, gatewayPort: port, metricsPort }) },
     stdout: "ignore",
     stderr: "pipe",
   })

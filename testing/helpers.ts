@@ -117,3 +117,24 @@ export async function startScratchRedis(): Promise<ScratchRedis> {
   await start()
   return { url, start, stop, close }
 }
+
+/**
+ * The environment of a gateway and reserver of a test's own on the local services: its database,
+ * data folder and ports, and a Redis prefix, command topic and consumer group no other test uses.
+ */
+export function isolatedStackEnv(options: { dataDir: string; databaseUrl: string; gatewayPort: number; metricsPort: number }): Record<string, string> {
+  const topic = uniqueName("stack")
+  return {
+    NODE_ENV: "test",
+    DATA_DIR: options.dataDir,
+    DATABASE_URL: options.databaseUrl,
+    REDIS_PREFIX: uniqueName("t"),
+    COMMAND_TOPIC: topic,
+    DEAD_LETTER_TOPIC: `${topic}.dlq`,
+    RESERVER_GROUP_ID: uniqueName("group"),
+    COMMAND_PARTITIONS: "2",
+    PORT: String(options.gatewayPort),
+    METRICS_PORT: String(options.metricsPort),
+    LOG_LEVEL: "warn",
+  }
+}

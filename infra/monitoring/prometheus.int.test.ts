@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parse } from "yaml"
-import { createTestDatabase, eventually, freePort, uniqueName, type TestDatabase } from "../../testing/helpers.ts"
+import { createTestDatabase, eventually, freePort, isolatedStackEnv, type TestDatabase } from "../../testing/helpers.ts"
 import { prometheusConfig } from "./prometheus-config.ts"
 
 const root = join(import.meta.dir, "..", "..")
@@ -31,20 +31,7 @@ let reserver: ReturnType<typeof Bun.spawn>
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  const topic = uniqueName("monitored")
-  const env = {
-    NODE_ENV: "test",
-    DATA_DIR: dir,
-    DATABASE_URL: db.url,
-    REDIS_PREFIX: uniqueName("t"),
-    COMMAND_TOPIC: topic,
-    DEAD_LETTER_TOPIC: `${topic}.dlq`,
-    RESERVER_GROUP_ID: uniqueName("group"),
-    COMMAND_PARTITIONS: "2",
-    PORT: String(ports.gateway),
-    METRICS_PORT: String(ports.reserver),
-    LOG_LEVEL: "warn",
-  }
+  const env = isolatedStackEnv({ dataDir: dir, databaseUrl: db.url, gatewayPort: ports.gateway, metricsPort: ports.reserver })
   spawn([process.execPath, "gateway/main.ts"], env)
   reserver = spawn([process.execPath, "reserver/main.ts"], env)
 
