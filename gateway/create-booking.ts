@@ -131,7 +131,7 @@ export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, bo
     const claimed = await deps.redis.set(idemKey, JSON.stringify(accepted), "EX", IDEMPOTENCY_TTL_SECONDS, "NX")
     if (claimed === null) {
       const first = await deps.redis.get(idemKey)
-      if (first) return JSON.parse(first) as AcceptedBooking
+      if (first) return repeatAnswer(deps, idemKey, JSON.parse(first) as IdempotentAnswer)
     }
   }
   const { status: _, paid_at: __, ...fields } = accepted
@@ -154,12 +154,39 @@ export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, bo
     created_at: accepted.created_at,
   }
   try {
-    await deps.redis.set(deps.keys.pendingBooking(accepted.id), JSON.stringify(pending), "EX", PENDING_TTL_SECONDS)
-    await deps.commands.send(command)
+    await deliver(deps, command, pending)
   } catch (error) {
-    const cleanup = [deps.keys.pendingBooking(accepted.id), ...(idemKey ? [idemKey] : [])]
-    await deps.redis.del(...cleanup).catch(() => {})
+    await deps.redis.del(deps.keys.pendingBooking(accepted.id)).catch(() => {})
+    // A produce that timed out may still have been appended, so the key keeps this booking id and its
+    // command: a repeat sends the same command again (the reserver decides a booking id once) instead
+    // of a second booking.
+    if (idemKey) {
+      const unsent: IdempotentAnswer = { ...accepted, unsent: { command, pending } }
+      await deps.redis.set(idemKey, JSON.stringify(unsent), "KEEPTTL").catch(() => {})
+    }
     throw unavailableError("Booking service temporarily unavailable, please retry", error)
   }
   return accepted
+}
+
+/** What an Idempotency-Key holds: the first answer, plus its command while no send of it has succeeded. */
+type IdempotentAnswer = AcceptedBooking & { unsent?: { command: ReserveCommand; pending: PendingBooking } }
+
+// Writes the readable `processing` record, then hands the command to Kafka (resolves on acks=all).
+async function deliver(deps: CreateBookingDeps, command: ReserveCommand, pending: PendingBooking) {
+  await deps.redis.set(deps.keys.pendingBooking(command.booking_id), JSON.stringify(pending), "EX", PENDING_TTL_SECONDS)
+  await deps.commands.send(command)
+}
+
+// A repeat of an Idempotency-Key: the first answer, once its command is surely in Kafka.
+async function repeatAnswer(deps: CreateBookingDeps, idemKey: string, first: IdempotentAnswer): Promise<AcceptedBooking> {
+  const { unsent, ...answer } = first
+  if (!unsent) return answer
+  try {
+    await deliver(deps, unsent.command, unsent.pending)
+  } catch (error) {
+    throw unavailableError("Booking service temporarily unavailable, please retry", error)
+  }
+  await deps.redis.set(idemKey, JSON.stringify(answer), "KEEPTTL").catch(() => {})
+  return answer
 }

@@ -58,12 +58,7 @@ beforeAll(async () => {
   })
   seller = await gw.signUp("seller")
   buyer = await gw.signUp("buyer")
-  const res = await gw.call("POST", "/api/event", {
-    cookie: seller.cookie,
-    body: { name: "Show", description: "A show", venue_name: "Hall", seating_config: { rows: 2, cols: 5, sections: [{ name: "A", price: 100, subsections: 1 }] } },
-  })
-  expect(res.status).toBe(201)
-  eventId = res.body.id
+  eventId = await gw.createEvent(seller.cookie)
 })
 afterAll(async () => {
   await gw.live.close()

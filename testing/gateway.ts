@@ -62,6 +62,13 @@ export async function createTestGateway(overrides: Partial<GatewayDeps> = {}, ex
     return { user: res.body, cookie: `${COOKIE_NAME}=${deps.auth.issue(res.body)}` }
   }
 
+  /** Creates an event through the API (one section "A" of 2 × 5 seats unless told) and returns its id. */
+  const createEvent = async (cookie: string, seating_config: object = { rows: 2, cols: 5, sections: [{ name: "A", price: 100, subsections: 1 }] }): Promise<number> => {
+    const res = await call("POST", "/api/event", { cookie, body: { name: "Show", description: "A show", venue_name: "Hall", seating_config } })
+    if (res.status !== 201) throw new Error(`event creation failed: ${res.status} ${JSON.stringify(res.body)}`)
+    return res.body.id
+  }
+
   const close = async () => {
     await deps.live.close()
     await resetData({ sql: db.sql, redis, keys: deps.keys })
@@ -69,5 +76,5 @@ export async function createTestGateway(overrides: Partial<GatewayDeps> = {}, ex
     await db.drop()
   }
 
-  return { ...deps, db, app, call, signUp, close }
+  return { ...deps, db, app, call, signUp, createEvent, close }
 }
