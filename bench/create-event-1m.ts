@@ -13,7 +13,7 @@ const seating = loadStandardSeatingConfig(layout)
 const db = await createTestDatabase()
 const config = testConfig({ REDIS_PREFIX: uniqueName("bench") })
 const redis = createRedis(config.redisUrl)
-const deps = { sql: db.sql, redis, keys: redisKeys(config.redisPrefix), log: testLogger("bench") }
+const deps = { sql: db.sql, redis, keys: redisKeys(config.redisPrefix), log: testLogger("bench"), config }
 try {
   const seller = await insertUser(db.sql, { email: "s@t.com", hashedPassword: "-", name: "bench seller", role: "seller" })
   const started = performance.now()

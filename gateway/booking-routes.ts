@@ -34,7 +34,9 @@ export const createBookingBody = t.Object({
   quantity: t.Integer(),
 })
 
-const BOOKING_STATUSES = ["processing", "pending_payment", "completed", "cancelled", "failed"] as const
+const BOOKING_STATUSES = ["processing", "pending_payment", "completed", "cancelled", "failed", "expired"] as const
+
+const holdExpired = () => new AppError(400, "Booking has expired")
 
 const randomPaymentId = () => {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -61,6 +63,7 @@ export function bookingRoutes(deps: BookingRoutesDeps) {
       if (status === "completed") throw new AppError(400, "Cannot cancel a completed booking")
       if (status === "failed") throw new AppError(400, "Cannot cancel failed booking")
       if (status === "cancelled") throw new AppError(400, "Booking is already cancelled")
+      if (status === "expired") throw holdExpired()
     }
     refuse(booking.status)
     if (booking.status === "processing") {
@@ -72,10 +75,12 @@ export function bookingRoutes(deps: BookingRoutesDeps) {
       return { status: "cancelled", cancelled_tickets: booking.quantity }
     }
     // The release goes out first: if the guarded update below then loses to a payment, the
-    // reserver finds the booking completed and frees nothing; either way no seat is stranded.
+    // reserver finds the booking completed and frees nothing; if it loses to the hold's deadline,
+    // the reserver finds the hold due and expires it; either way no seat is stranded.
     await deps.commands.send(release(booking))
     if (!(await cancelPendingBooking(sql, id))) {
       const now = await findBooking(sql, id)
+      if (now?.status === "pending_payment") throw holdExpired()
       if (now && now.status !== "cancelled") refuse(now.status)
     }
     return { status: "cancelled", cancelled_tickets: booking.quantity }
@@ -88,6 +93,8 @@ export function bookingRoutes(deps: BookingRoutesDeps) {
     const refuse = (status: string): never => {
       if (status === "completed") throw new AppError(400, "Booking already paid")
       if (status === "cancelled") throw new AppError(400, "Cannot pay for cancelled booking")
+      // Still pending_payment after the guarded update failed: the deadline had passed.
+      if (status === "expired" || status === "pending_payment") throw holdExpired()
       throw new AppError(400, "Booking is not in a payable state")
     }
     if (booking.status !== "pending_payment") refuse(booking.status)

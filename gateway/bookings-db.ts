@@ -11,6 +11,8 @@ export type BookingJson = {
   status: string
   created_at: string
   paid_at: string | null
+  /** The hold's deadline while pending_payment, and once expired; null otherwise. */
+  expires_at: string | null
   event_name: string
   buyer_name: string
   seller_name: string
@@ -27,12 +29,13 @@ export type BookingJson = {
 /** Booking row plus who may see it. */
 export type BookingRecord = BookingJson & { seller_id: number }
 
-type Row = Omit<BookingRecord, "buyer_id" | "event_id" | "seller_id" | "created_at" | "paid_at" | "error_message"> & {
+type Row = Omit<BookingRecord, "buyer_id" | "event_id" | "seller_id" | "created_at" | "paid_at" | "expires_at" | "error_message"> & {
   buyer_id: string
   event_id: string
   seller_id: string
   created_at: Date
   paid_at: Date | null
+  expires_at: Date | null
   error_message: string | null
 }
 
@@ -45,6 +48,7 @@ const toJson = (r: Row): BookingRecord => {
     seller_id: Number(r.seller_id),
     created_at: r.created_at.toISOString(),
     paid_at: r.paid_at?.toISOString() ?? null,
+    expires_at: r.status === "pending_payment" || r.status === "expired" ? (r.expires_at?.toISOString() ?? null) : null,
     ...(r.status === "failed" ? { error_message: error_message ?? "" } : {}),
   }
 }
@@ -59,7 +63,7 @@ const heldTickets = `
    AND t.row = split_part(p, '-', 1)::int AND t.seat = split_part(p, '-', 2)::int AND t.booking_id = b.id`
 
 const selectBookings = (sql: Sql, where: ReturnType<Sql>) => sql<Row[]>`
-  SELECT b.id, b.buyer_id, b.event_id, b.total_price, b.status, b.created_at, b.paid_at,
+  SELECT b.id, b.buyer_id, b.event_id, b.total_price, b.status, b.created_at, b.paid_at, b.expires_at,
          e.name AS event_name, u.name AS buyer_name, s.name AS seller_name, e.venue_name, e.seller_id,
          b.section, b.subsection, b.quantity, b.seat_selection_mode, b.seat_positions, b.error_message
   FROM bookings b
@@ -99,9 +103,15 @@ export async function findBookingContext(sql: Sql, eventId: number, buyerId: num
   return row && { ...row, seller_id: Number(row.seller_id) }
 }
 
-/** Cancels a pending_payment booking; false when it was not pending_payment any more. */
+// A hold is live until its deadline by PostgreSQL's clock, the clock the reserver's expiry is guarded by
+// (reserver/batch-writes.ts expireBookings): at any moment exactly one of the two guards can pass.
+const holdLive = "(expires_at IS NULL OR expires_at > now())"
+
+/** Cancels a pending_payment booking before its deadline; false when it was not pending_payment any more, or its hold ran out. */
 export async function cancelPendingBooking(sql: Sql, id: string): Promise<boolean> {
-  const rows = await sql`UPDATE bookings SET status = 'cancelled', updated_at = now() WHERE id = ${id} AND status = 'pending_payment' RETURNING id`
+  const rows = await sql`
+    UPDATE bookings SET status = 'cancelled', updated_at = now()
+    WHERE id = ${id} AND status = 'pending_payment' AND ${sql.unsafe(holdLive)} RETURNING id`
   return rows.length === 1
 }
 
@@ -117,7 +127,7 @@ export type PaidBooking = {
 /**
  * Pays a pending_payment booking in one guarded transaction: booking completed, its
  * tickets sold, counts moved. Returns paid_at and the new counts, or undefined when the
- * booking was no longer payable (a concurrent cancel won).
+ * booking was no longer payable (a concurrent cancel won, or its hold's deadline passed).
  */
 export async function payBooking(sql: Sql, id: string): Promise<PaidBooking | undefined> {
   // The reserver releasing the same booking locks its tickets before the booking row, this
@@ -136,7 +146,7 @@ function payOnce(sql: Sql, id: string): Promise<PaidBooking | undefined> {
   return sql.begin(async (tx) => {
     const [booking] = await tx<{ paid_at: Date; quantity: number; event_id: string; section: string; subsection: number }[]>`
       UPDATE bookings SET status = 'completed', paid_at = now(), updated_at = now()
-      WHERE id = ${id} AND status = 'pending_payment'
+      WHERE id = ${id} AND status = 'pending_payment' AND ${tx.unsafe(holdLive)}
       RETURNING paid_at, quantity, event_id, section, subsection`
     if (!booking) return undefined
     const sold = await tx`

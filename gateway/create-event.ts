@@ -1,5 +1,6 @@
 import type Redis from "ioredis"
 import type { JSONValue, Sql } from "postgres"
+import type { Config } from "../shared/config.ts"
 import { ValidationError } from "../shared/errors.ts"
 import type { Logger } from "../shared/log.ts"
 import { subsectionLabel, type EventMeta, type RedisKeys } from "../shared/redis-keys.ts"
@@ -8,10 +9,10 @@ import { listSubsections, totalSeats, validateSeatingConfig, type Subsection } f
 import { insertSeats, type EventJson } from "./events-db.ts"
 
 /** What creating an event writes to. */
-export type CreateEventDeps = { sql: Sql; redis: Redis; keys: RedisKeys; log: Logger }
+export type CreateEventDeps = { sql: Sql; redis: Redis; keys: RedisKeys; log: Logger; config: Pick<Config, "holdSeconds"> }
 
 /** A create-event request body once its types are checked; the seating configuration is validated here. */
-export type CreateEventInput = { name: string; description: string; venue_name: string; is_active?: boolean; seating_config: unknown }
+export type CreateEventInput = { name: string; description: string; venue_name: string; is_active?: boolean; seating_config: unknown; hold_seconds?: unknown }
 
 const requiredTexts = ["name", "description", "venue_name"] as const
 
@@ -33,6 +34,8 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
   for (const field of requiredTexts) {
     if (input[field].trim() === "") throw new ValidationError([{ field: `body.${field}`, message: `Event ${field} cannot be empty` }])
   }
+  const holdSeconds = input.hold_seconds === undefined ? deps.config.holdSeconds : input.hold_seconds
+  if (!isHoldSeconds(holdSeconds)) throw new ValidationError([{ field: "body.hold_seconds", message: "hold_seconds must be between 1 and 86400" }])
   const config = seating.config
   const isActive = input.is_active ?? true
   const { rows, cols, sections } = config
@@ -42,8 +45,8 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
   try {
     id = await sql.begin(async (tx) => {
       const [event] = await tx<{ id: string; created_at: Date }[]>`
-        INSERT INTO events (name, description, seller_id, venue_name, seating_config, is_active, status)
-        VALUES (${input.name}, ${input.description}, ${sellerId}, ${input.venue_name}, ${tx.json(config as JSONValue)}, ${isActive}, 'available')
+        INSERT INTO events (name, description, seller_id, venue_name, seating_config, is_active, status, hold_seconds)
+        VALUES (${input.name}, ${input.description}, ${sellerId}, ${input.venue_name}, ${tx.json(config as JSONValue)}, ${isActive}, 'available', ${holdSeconds})
         RETURNING id, created_at`
       const eventId = Number(event!.id)
       await insertSeats(tx, eventId, config)
@@ -86,8 +89,12 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
     is_active: isActive,
     status: "available",
     stats: { available: total, reserved: 0, sold: 0, total },
+    hold_seconds: holdSeconds,
   }
 }
+
+// A hold time in whole seconds, from one second to one day.
+const isHoldSeconds = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 86_400
 
 const seatStateKeys = (keys: RedisKeys, id: number, subsections: Subsection[]) => [
   ...subsections.map((s) => keys.seats(id, s.section, s.subsection)),

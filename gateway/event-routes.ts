@@ -35,6 +35,7 @@ const createEventBody = t.Object({
   description: t.String({ description: "Not blank" }),
   venue_name: t.String({ description: "Not blank" }),
   is_active: t.Optional(t.Boolean({ default: true })),
+  hold_seconds: t.Optional(t.Unknown({ description: "Seconds a pending_payment booking holds its seats: an integer 1-86400; the server's HOLD_SECONDS when absent" })),
   seating_config: t.Unknown({
     description: 'Compact layout, e.g. {"rows": 25, "cols": 20, "sections": [{"name": "A", "price": 2000, "subsections": 2}]}; extra keys are kept',
   }),

@@ -18,6 +18,8 @@ export type EventJson = {
   is_active: boolean
   status: EventMeta["status"]
   stats: EventStats
+  /** How long a pending_payment booking of this event holds its seats. */
+  hold_seconds: number
 }
 
 /** One subsection's price and counts, as listed in an event's `sections`. */
@@ -42,11 +44,12 @@ const toEvent = (row: EventRow): EventJson => ({
   is_active: row.is_active,
   status: row.status,
   stats: eventCounts(row),
+  hold_seconds: row.hold_seconds,
 })
 
 const selectEvents = async (sql: Sql, where: Fragment): Promise<EventJson[]> => {
   const rows = await sql<EventRow[]>`
-    SELECT e.id, e.name, e.description, e.seller_id, e.venue_name, e.seating_config, e.is_active, e.status,
+    SELECT e.id, e.name, e.description, e.seller_id, e.venue_name, e.seating_config, e.is_active, e.status, e.hold_seconds,
            coalesce(s.available, 0)::int AS available, coalesce(s.reserved, 0)::int AS reserved, coalesce(s.sold, 0)::int AS sold
     FROM events e
     LEFT JOIN LATERAL (

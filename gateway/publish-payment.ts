@@ -18,6 +18,7 @@ export async function publishPayment(deps: { redis: Redis; keys: RedisKeys; log:
     section: booking.section,
     subsection: booking.subsection,
     status: "completed",
+    expires_at: null,
     tickets: (booking.tickets ?? []).map((ticket) => ({ ...ticket, status: "sold" })),
   }
   const counts: StatusUpdateMessage = {

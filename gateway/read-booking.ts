@@ -22,5 +22,5 @@ export async function readBooking(deps: ReadBookingDeps, id: string): Promise<Bo
   const context = await findBookingContext(deps.sql, pending.event_id, pending.buyer_id)
   if (!context) return undefined
   const { cancel_requested: _, ...fields } = pending
-  return { ...fields, ...context, status: "processing", paid_at: null, tickets: [] }
+  return { ...fields, ...context, status: "processing", paid_at: null, expires_at: null, tickets: [] }
 }

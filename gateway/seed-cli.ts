@@ -14,7 +14,7 @@ const config = loadConfig(process.env)
 const say = (line: string) => console.log(`[seed] ${line}`)
 const sql = createSql(config, 2)
 const redis = createRedis(config.redisUrl)
-const deps = { sql, redis, keys: redisKeys(config.redisPrefix), log: createLogger("seed", config.logLevel), seats: config.seats }
+const deps = { sql, redis, keys: redisKeys(config.redisPrefix), log: createLogger("seed", config.logLevel), seats: config.seats, config }
 try {
   if (args.includes("--reset")) say(`reset: tables emptied, ${await resetData(deps)} Redis keys deleted`)
   await seed(deps, say)

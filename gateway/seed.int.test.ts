@@ -9,7 +9,7 @@ let db: TestDatabase
 const config = testConfig({ REDIS_PREFIX: uniqueName("t") })
 const redis = createRedis(config.redisUrl)
 const keys = redisKeys(config.redisPrefix)
-const deps = () => ({ sql: db.sql, redis, keys, log: testLogger(), seats: "500" })
+const deps = () => ({ sql: db.sql, redis, keys, log: testLogger(), seats: "500", config })
 
 beforeAll(async () => {
   db = await createTestDatabase()

@@ -2,6 +2,9 @@ import { LATENCY_BUCKETS, SIZE_BUCKETS, type Metrics } from "../shared/metrics.t
 import type { ConsumerOptions } from "./consume-commands.ts"
 import type { ConsumerWatchdog } from "./consumer-watchdog.ts"
 
+// The contract allows 5 s from deadline to expiry; the buckets resolve around it.
+const EXPIRY_LAG_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30]
+
 type BatchInfo = Parameters<NonNullable<ConsumerOptions["onBatch"]>>[0]
 
 /** The reserver's batch metrics: sizes, durations, outcome counts and consumer lag per partition; returns the onBatch recorder. */
@@ -13,6 +16,9 @@ export function createBatchMetrics(metrics: Metrics, topic: string): (info: Batc
   const failed = outcomes.labels("failed")
   const released = outcomes.labels("released")
   const deadLettered = outcomes.labels("dead_lettered")
+  const expiries = metrics.counter("reserver_expiries_total", "Holds expired: pending_payment bookings not paid by their deadline, their seats freed.")
+  // Deadline to the expiry's commit: the tick, the expire command's trip through Kafka and the batch step.
+  const expiryLag = metrics.histogram("reserver_expiry_lag_seconds", "Time from a hold's deadline to the commit of its expiry.", EXPIRY_LAG_BUCKETS)
   const lag = metrics.gauge("kafka_consumer_lag", "Messages behind the partition's high watermark after the last committed batch.", ["topic", "partition"])
   return (info) => {
     size.observe(info.size)
@@ -21,6 +27,11 @@ export function createBatchMetrics(metrics: Metrics, topic: string): (info: Batc
     failed.inc(info.result.failed)
     released.inc(info.result.released)
     deadLettered.inc(info.deadLettered)
+    expiries.inc(info.result.expired)
+    if (info.result.expired > 0) {
+      const now = Date.now()
+      for (const o of info.result.outcomes) if (o.status === "expired" && !o.replayed && o.expires_at) expiryLag.observe(Math.max(0, now - Date.parse(o.expires_at)) / 1000)
+    }
     lag.labels(topic, String(info.partition)).set(info.lag)
   }
 }

@@ -10,11 +10,22 @@ export async function selectKnownBuyers(sql: Sql, buyerIds: number[]): Promise<S
 }
 
 /** A booking row as the batch step needs it. */
-export type BookingRow = { id: string; buyer_id: string; status: BookingStatus; seat_positions: string[]; error_message: string | null }
+export type BookingRow = {
+  id: string
+  buyer_id: string
+  status: BookingStatus
+  seat_positions: string[]
+  error_message: string | null
+  expires_at: Date | null
+  /** PostgreSQL's clock has passed expires_at: the clock the expiry's and the payment's guards use. */
+  due: boolean
+}
 
 /** The bookings among `ids` that PostgreSQL already has. */
 export function selectBookings(sql: Sql, ids: string[]): Promise<BookingRow[]> {
-  return sql<BookingRow[]>`SELECT id, buyer_id, status, seat_positions, error_message FROM bookings WHERE id = ANY(${ids}::uuid[])`
+  return sql<BookingRow[]>`
+    SELECT id, buyer_id, status, seat_positions, error_message, expires_at, coalesce(expires_at <= now(), false) AS due
+    FROM bookings WHERE id = ANY(${ids}::uuid[])`
 }
 
 /** The status and holder of each ticket among `ticketIds`. */

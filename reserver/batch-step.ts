@@ -7,7 +7,7 @@ import type { RedisKeys } from "../shared/redis-keys.ts"
 import { seatIndex, type SeatFinder } from "../shared/seat-finder.ts"
 import { applyToRedis, publishOutcomes } from "./batch-redis.ts"
 import { selectBookings, selectKnownBuyers, selectTicketHolders, type BookingRow } from "./batch-reads.ts"
-import { StaleSeatMapError, writeBatch } from "./batch-writes.ts"
+import { HoldRaceError, StaleSeatMapError, writeBatch } from "./batch-writes.ts"
 import { decideBatch, rejectUndecidable, writesOf, type BatchResult, type LoadedSeatMap, type RecordedBooking } from "./decide-batch.ts"
 import { buildSeatMapsFromDb, forgetRecreatedEvents, loadGrids, readSeatMaps, type Grid } from "./seat-state.ts"
 import { parseSeatPosition } from "../shared/tickets.ts"
@@ -92,6 +92,8 @@ export function createBatchStep(deps: BatchStepDeps): BatchStep {
       buyerId: Number(b.buyer_id),
       status: b.status,
       errorMessage: b.error_message ?? undefined,
+      expiresAt: b.expires_at?.toISOString() ?? null,
+      due: b.due,
       key: keyOfBooking.get(b.id)!,
       seats: seats[i]!.flatMap(({ index, ticketId }) => {
         const holder = holders.get(ticketId)
@@ -104,7 +106,7 @@ export function createBatchStep(deps: BatchStepDeps): BatchStep {
     phases?.next("load")
     const { valid, rejected, seatMaps, recorded } = await load(commands)
     phases?.next("decide")
-    const decisions = decideBatch(valid, seatMaps, recorded, findSeats)
+    const decisions = decideBatch(valid, seatMaps, recorded, findSeats, Date.now())
     phases?.next("pg-write")
     const committed = await writeBatch(sql, writesOf(decisions))
     phases?.next("redis-apply")
@@ -112,8 +114,8 @@ export function createBatchStep(deps: BatchStepDeps): BatchStep {
     phases?.next("publish")
     await publishOutcomes(redis, keys, decisions, committed)
     for (const key of decisions.subsections.keys()) verified.add(key)
-    const { outcomes, reserved, failed, released } = decisions
-    return { outcomes, rejected, reserved, failed, released }
+    const { outcomes, reserved, failed, released, expired } = decisions
+    return { outcomes, rejected, reserved, failed, released, expired }
   }
 
   return {
@@ -126,6 +128,7 @@ export function createBatchStep(deps: BatchStepDeps): BatchStep {
           return result
         } catch (error) {
           marks?.end(error)
+          if (error instanceof HoldRaceError && n < 5) continue
           if (!(error instanceof StaleSeatMapError) || n >= 3) throw error
           log.warn("seat map disagreed with PostgreSQL; rebuilding it", { subsections: error.subsections })
           // The grid goes too: an event re-created under the same id (seed --reset) has new ticket ids.

@@ -29,7 +29,7 @@ const failSpan = (span: Span, error: unknown) => {
 
 // What the booking span reports: the decision for this command, in the vocabulary of the outcome metrics.
 const outcomeOf = (command: Command, outcome: BookingOutcome | undefined): string => {
-  if (!outcome) return command.type === "release" ? "nothing_to_release" : "unknown"
+  if (!outcome) return command.type === "release" ? "nothing_to_release" : command.type === "expire" ? "nothing_to_expire" : "unknown"
   if (outcome.status === "pending_payment") return "reserved"
   if (outcome.status === "cancelled") return "released"
   return outcome.status
@@ -130,7 +130,7 @@ export function traceBatch(tracing: Tracing, topic: string, groupId: string, bat
         undecoded.setStatus({ code: SpanStatusCode.ERROR, message: reason })
         undecoded.end()
       }
-      span.setAttributes({ "batch.reserved": result.reserved, "batch.failed": result.failed, "batch.released": result.released, "batch.dead_lettered": dead.length })
+      span.setAttributes({ "batch.reserved": result.reserved, "batch.failed": result.failed, "batch.released": result.released, "batch.expired": result.expired, "batch.dead_lettered": dead.length })
       span.end()
     },
     /** Ends the batch span as failed: nothing was committed, the batch will be fetched again. */

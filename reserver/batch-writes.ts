@@ -24,12 +24,27 @@ export class StaleSeatMapError extends Error {
 }
 
 /**
+ * A hold the batch decided to expire was paid (or cancelled) between the batch's load and its write;
+ * nothing was written, and the batch is decided again from the bookings as they are now.
+ */
+export class HoldRaceError extends Error {
+  override name = "HoldRaceError"
+  constructor(readonly bookings: string[]) {
+    super(`holds no longer expirable: ${bookings.join(", ")}`)
+  }
+}
+
+/**
  * Writes a batch's decisions in one transaction and returns the counts it committed. The guarded
  * ticket updates make a stale seat map a StaleSeatMapError (nothing written) instead of a double sale.
  */
 export function writeBatch(sql: Sql, writes: BatchWrites): Promise<CommittedCounts> {
   return sql.begin(async (tx) => {
     await insertBookings(tx, writes.newBookings)
+    // Before the tickets, as the payment locks the booking before its tickets; a hold paid since the
+    // load is no longer expirable, and its tickets must not be freed.
+    const expired = await expireBookings(tx, writes.expiredBookings)
+    if (expired.size !== writes.expiredBookings.length) throw new HoldRaceError(writes.expiredBookings.filter((id) => !expired.has(id)))
     const stale = new Set<string>()
     if ((await reserveTickets(tx, writes.reservedTickets)) !== writes.reservedTickets.length) for (const t of writes.reservedTickets) stale.add(t.key)
     if ((await moveTickets(tx, writes.movedTickets)) !== writes.movedTickets.length) for (const t of writes.movedTickets) stale.add(t.key)
@@ -53,17 +68,18 @@ export async function insertBookings(tx: TransactionSql, bookings: NewBooking[])
   // PostgreSQL arrays are rectangular and unnest flattens them, so each booking's seats travel as one comma-joined string.
   await tx`
     INSERT INTO bookings (id, buyer_id, event_id, section, subsection, quantity, seat_selection_mode,
-                          seat_positions, total_price, status, error_message, created_at)
+                          seat_positions, total_price, status, error_message, created_at, expires_at)
     SELECT v.id, v.buyer_id, v.event_id, v.section, v.subsection, v.quantity, v.mode,
            CASE WHEN v.seats = '' THEN '{}'::text[] ELSE string_to_array(v.seats, ',') END,
-           v.total, v.status, NULLIF(v.error, ''), v.created_at
+           v.total, v.status, NULLIF(v.error, ''), v.created_at, v.expires_at
     FROM unnest(${bookings.map((b) => b.id)}::uuid[], ${bookings.map((b) => b.buyerId)}::bigint[],
                 ${bookings.map((b) => b.eventId)}::bigint[], ${bookings.map((b) => b.section)}::text[],
                 ${bookings.map((b) => b.subsection)}::int[], ${bookings.map((b) => b.quantity)}::int[],
                 ${bookings.map((b) => b.mode)}::text[], ${bookings.map((b) => b.seatPositions.join(","))}::text[],
                 ${bookings.map((b) => b.totalPrice)}::int[], ${bookings.map((b) => b.status)}::text[],
-                ${bookings.map((b) => b.errorMessage ?? "")}::text[], ${bookings.map((b) => b.createdAt)}::timestamptz[])
-      AS v(id, buyer_id, event_id, section, subsection, quantity, mode, seats, total, status, error, created_at)
+                ${bookings.map((b) => b.errorMessage ?? "")}::text[], ${bookings.map((b) => b.createdAt)}::timestamptz[],
+                ${bookings.map((b) => b.expiresAt)}::timestamptz[])
+      AS v(id, buyer_id, event_id, section, subsection, quantity, mode, seats, total, status, error, created_at, expires_at)
     ON CONFLICT (id) DO NOTHING`
 }
 
@@ -97,6 +113,19 @@ export async function cancelBookings(tx: TransactionSql, ids: string[]): Promise
   await tx`
     UPDATE bookings SET status = 'cancelled', updated_at = now()
     WHERE id = ANY(${ids}::uuid[]) AND status IN ('pending_payment', 'cancelled')`
+}
+
+/**
+ * Expires holds that are still unpaid and past their deadline by PostgreSQL's clock, the guard the
+ * payment's `expires_at > now()` mirrors, so a payment and an expiry never both win. Returns the ids it expired.
+ */
+export async function expireBookings(tx: TransactionSql, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const rows = await tx<{ id: string }[]>`
+    UPDATE bookings SET status = 'expired', updated_at = now()
+    WHERE id = ANY(${ids}::uuid[]) AND status = 'pending_payment' AND expires_at <= now()
+    RETURNING id`
+  return new Set(rows.map((r) => r.id))
 }
 
 /** Adds each subsection's change to its available and reserved counts. */

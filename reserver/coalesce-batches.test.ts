@@ -24,9 +24,10 @@ const recordingApply = () => {
       subsection: c.subsection,
       status: c.type === "reserve" ? ("pending_payment" as const) : ("cancelled" as const),
       tickets: [],
+      expires_at: null,
       replayed: false,
     }))
-    return { outcomes, rejected: [], reserved: batch.filter((c) => c.type === "reserve").length, failed: 0, released: batch.filter((c) => c.type === "release").length }
+    return { outcomes, rejected: [], reserved: batch.filter((c) => c.type === "reserve").length, failed: 0, released: batch.filter((c) => c.type === "release").length, expired: 0 }
   }
   return { apply, steps, mostAtOnce: () => mostAtOnce }
 }

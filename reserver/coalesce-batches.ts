@@ -91,5 +91,6 @@ function shareOf(merged: BatchResult, commands: Command[]): BatchResult {
     reserved: fresh.filter((o) => o.status === "pending_payment").length,
     failed: fresh.filter((o) => o.status === "failed").length,
     released: fresh.filter((o) => o.status === "cancelled").length,
+    expired: fresh.filter((o) => o.status === "expired").length,
   }
 }

@@ -86,7 +86,7 @@ export function createCommandConsumer(options: ConsumerOptions) {
 
   // Isolates the command a deterministic error belongs to, so one bad command cannot block its partition.
   const applyOneByOne = async (commands: Command[], dead: DeadLetter[], messages: KafkaMessage[], traced?: BatchTrace): Promise<BatchResult> => {
-    const total: BatchResult = { outcomes: [], rejected: [], reserved: 0, failed: 0, released: 0 }
+    const total: BatchResult = { outcomes: [], rejected: [], reserved: 0, failed: 0, released: 0, expired: 0 }
     const phases = traced && (() => traced.phases({ batches: 1, commands: 1 }))
     for (const [i, command] of commands.entries()) {
       try {
@@ -96,6 +96,7 @@ export function createCommandConsumer(options: ConsumerOptions) {
         total.reserved += r.reserved
         total.failed += r.failed
         total.released += r.released
+        total.expired += r.expired
       } catch (error) {
         if (!isDeterministic(error)) throw error
         dead.push({ message: messages[i]!, reason: `command failed: ${(error as Error).message}` })

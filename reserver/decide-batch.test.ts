@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test"
-import type { Command } from "../shared/commands.ts"
+import type { Command, ReserveCommand } from "../shared/commands.ts"
 import { commandKey } from "../shared/kafka.ts"
 import { findBestAvailable, isTaken, newSeatMap, seatIndex, setTaken } from "../shared/seat-finder.ts"
 import { decideBatch, eventStatusFor, rejectUndecidable, writesOf, type RecordedBooking } from "./decide-batch.ts"
 import type { Grid } from "./seat-state.ts"
-import { release, reserve } from "../testing/fixtures.ts"
+import { expire, release, reserve } from "../testing/fixtures.ts"
 
 const EVENT = 7
 
@@ -16,6 +16,7 @@ const gridOf = (rows: number, cols: number): Grid => ({
   rows,
   cols,
   price: 1000,
+  holdSeconds: 60,
   ticketIds: Float64Array.from({ length: rows * cols }, (_, i) => 100 + i),
   createdAt: "2026-12-01T00:00:00.000Z",
 })
@@ -42,14 +43,18 @@ const recorded = (grid: Grid, id: string, fields: Partial<RecordedBooking>, posi
   id,
   buyerId: 1,
   status: "pending_payment",
+  expiresAt: null,
+  due: false,
   key: KEY,
   seats: positions.map((p) => ({ index: indexOf(grid, p), status: "reserved", bookingId: id })),
   ...fields,
 })
 
+const NOW = Date.parse("2026-12-04T10:00:00.000Z")
+
 const decide = (grid: Grid, commands: Command[], options: { taken?: string[]; recorded?: RecordedBooking[]; fromDb?: boolean } = {}) => {
   const map = mapOf(grid, options.taken)
-  const decisions = decideBatch(commands, [{ grid, map, fromDb: options.fromDb ?? false }], options.recorded ?? [], findBestAvailable)
+  const decisions = decideBatch(commands, [{ grid, map, fromDb: options.fromDb ?? false }], options.recorded ?? [], findBestAvailable, NOW)
   return { decisions, writes: writesOf(decisions), map, sub: decisions.subsections.get(KEY)! }
 }
 
@@ -208,6 +213,109 @@ describe("decideBatch", () => {
     expect(decisions.outcomes.map((o) => [o.status, seatsOf(o), o.replayed])).toEqual([["pending_payment", ["1-1", "1-2"], false]])
     expect(decisions.reserved).toBe(1)
     expect(writes.newBookings.length).toBe(1)
+  })
+
+  test("a new hold's deadline is the decision time plus its event's hold time; a failed booking has none", () => {
+    const grid = gridOf(1, 2)
+    const held = reserve({ event_id: EVENT, buyer_id: 1, quantity: 2 })
+    const failed = reserve({ event_id: EVENT, buyer_id: 2, quantity: 1 })
+    const { decisions, writes } = decide(grid, [held, failed])
+    const deadline = new Date(NOW + 60_000).toISOString()
+    expect(decisions.outcomes.map((o) => [o.status, o.expires_at])).toEqual([
+      ["pending_payment", deadline],
+      ["failed", null],
+    ])
+    expect(writes.newBookings.map((n) => n.expiresAt)).toEqual([deadline, null])
+  })
+
+  test("an expiry frees a due hold's seats, marks it expired and says so with its deadline", () => {
+    const grid = gridOf(1, 4)
+    const held = reserve({ event_id: EVENT, buyer_id: 1, quantity: 2 })
+    const deadline = new Date(NOW - 1_000).toISOString()
+    const booking = recorded(grid, held.booking_id, { expiresAt: deadline, due: true }, ["1-1", "1-2"])
+    const { decisions, writes, map } = decide(grid, [expire(held)], { taken: ["1-1", "1-2", "1-4"], recorded: [booking] })
+    expect(decisions.outcomes).toMatchObject([{ booking_id: held.booking_id, status: "expired", tickets: [], expires_at: deadline, replayed: false }])
+    expect([decisions.expired, decisions.released]).toEqual([1, 0])
+    expect(takenSeats(grid, map)).toEqual(["1-4"])
+    expect(writes.expiredBookings).toEqual([held.booking_id])
+    expect(writes.cancelledBookings).toEqual([])
+    expect(writes.movedTickets.map((t) => [t.ticketId, t.from, t.to])).toEqual([
+      [100, held.booking_id, null],
+      [101, held.booking_id, null],
+    ])
+    expect(writes.statDeltas.map((d) => [d.available, d.reserved])).toEqual([[2, -2]])
+  })
+
+  test("an expiry of a hold not yet due, paid, cancelled, already expired, unknown or decided in this batch changes nothing", () => {
+    const grid = gridOf(1, 6)
+    const [early, paid, cancelled, gone, unknown, fresh] = [1, 2, 3, 4, 5, 1].map((b) => reserve({ event_id: EVENT, buyer_id: b, quantity: 1 })) as [ReserveCommand, ReserveCommand, ReserveCommand, ReserveCommand, ReserveCommand, ReserveCommand]
+    const past = new Date(NOW - 1_000).toISOString()
+    const commands: Command[] = [early, paid, cancelled, gone, unknown, fresh].map(expire)
+    const { decisions, writes } = decide(grid, [...commands, fresh, expire(fresh)], {
+      taken: ["1-1", "1-2", "1-3"],
+      recorded: [
+        recorded(grid, early.booking_id, { expiresAt: new Date(NOW + 1_000).toISOString(), due: false }, ["1-1"]),
+        recorded(grid, paid.booking_id, { status: "completed", expiresAt: past, due: true, seats: [{ index: 1, status: "sold", bookingId: paid.booking_id }] }),
+        recorded(grid, cancelled.booking_id, { status: "cancelled", expiresAt: past, due: true }, ["1-3"]),
+        recorded(grid, gone.booking_id, { status: "expired", expiresAt: past, due: true }),
+      ],
+    })
+    expect(decisions.expired).toBe(0)
+    expect(decisions.outcomes.map((o) => [o.booking_id, o.status])).toEqual([[fresh.booking_id, "pending_payment"]])
+    expect([writes.expiredBookings, writes.movedTickets]).toEqual([[], []])
+  })
+
+  test("a replayed reserve after its hold expired keeps it expired and takes no seat back", () => {
+    const grid = gridOf(1, 2)
+    const held = reserve({ event_id: EVENT, buyer_id: 1, quantity: 2 })
+    const past = new Date(NOW - 1_000).toISOString()
+    const booking = recorded(grid, held.booking_id, { status: "expired", expiresAt: past, due: true, seats: [0, 1].map((index) => ({ index, status: "available", bookingId: null })) })
+    const { decisions, writes, map } = decide(grid, [held, expire(held)], { recorded: [booking] })
+    expect(decisions.outcomes).toMatchObject([{ status: "expired", tickets: [], expires_at: past, replayed: true }])
+    expect(takenSeats(grid, map)).toEqual([])
+    expect([writes.newBookings, writes.reservedTickets, writes.movedTickets, writes.expiredBookings]).toEqual([[], [], [], []])
+  })
+
+  test("a release and an expiry of one hold in one batch free its seats once: cancelled if the buyer cancelled in time, else expired", () => {
+    const grid = gridOf(1, 4)
+    const cancelledInTime = reserve({ event_id: EVENT, buyer_id: 1, quantity: 2 })
+    const tooLate = reserve({ event_id: EVENT, buyer_id: 2, quantity: 2 })
+    const past = new Date(NOW - 1_000).toISOString()
+    const { decisions, writes, map } = decide(grid, [release(cancelledInTime), expire(cancelledInTime), release(tooLate), expire(tooLate)], {
+      taken: ["1-1", "1-2", "1-3", "1-4"],
+      recorded: [
+        // The gateway's guarded cancel won before the deadline; the expiry finds it cancelled.
+        recorded(grid, cancelledInTime.booking_id, { status: "cancelled", expiresAt: past, due: true }, ["1-1", "1-2"]),
+        // The gateway refused the cancel (past the deadline); the release finds the hold due and expires it.
+        recorded(grid, tooLate.booking_id, { expiresAt: past, due: true }, ["1-3", "1-4"]),
+      ],
+    })
+    expect(decisions.outcomes.map((o) => [o.booking_id, o.status])).toEqual([
+      [cancelledInTime.booking_id, "cancelled"],
+      [tooLate.booking_id, "expired"],
+    ])
+    expect([decisions.released, decisions.expired]).toEqual([1, 1])
+    expect(takenSeats(grid, map)).toEqual([])
+    expect(writes.movedTickets.length).toBe(4)
+    expect(writes.expiredBookings).toEqual([tooLate.booking_id])
+    expect(writes.statDeltas.map((d) => [d.available, d.reserved])).toEqual([[4, -4]])
+  })
+
+  test("seats freed by an expiry go to a reserve later in the same batch", () => {
+    const grid = gridOf(1, 2)
+    const held = reserve({ event_id: EVENT, buyer_id: 1, quantity: 2 })
+    const next = reserve({ event_id: EVENT, buyer_id: 2, quantity: 2 })
+    const past = new Date(NOW - 1_000).toISOString()
+    const { decisions, writes } = decide(grid, [expire(held), next], { taken: ["1-1", "1-2"], recorded: [recorded(grid, held.booking_id, { expiresAt: past, due: true }, ["1-1", "1-2"])] })
+    expect(decisions.outcomes.map((o) => [o.status, seatsOf(o)])).toEqual([
+      ["expired", []],
+      ["pending_payment", ["1-1", "1-2"]],
+    ])
+    expect(writes.movedTickets.map((t) => [t.from, t.to])).toEqual([
+      [held.booking_id, next.booking_id],
+      [held.booking_id, next.booking_id],
+    ])
+    expect(writes.statDeltas).toEqual([])
   })
 
   test("a map rebuilt from PostgreSQL goes back to Redis whole", () => {

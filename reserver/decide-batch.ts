@@ -1,6 +1,8 @@
 // The seat decisions of the batch step, with no I/O: given the touched subsections' seat maps
 // and the bookings PostgreSQL already has, it decides each command in message order and says
 // what the transaction must write. The batch step (batch-step.ts) loads before it and writes after it.
+// Expiries are decided here too, in the same order: an `expire` command frees a hold only when
+// PostgreSQL said, at load time, that the hold was still unpaid and past its deadline.
 import type { Command, ReserveCommand } from "../shared/commands.ts"
 import { commandKey } from "../shared/kafka.ts"
 import { subsectionLabel } from "../shared/redis-keys.ts"
@@ -9,7 +11,7 @@ import type { Grid } from "./seat-state.ts"
 import { formatSeatPosition, type Ticket } from "../shared/tickets.ts"
 
 /** A booking's status, as PostgreSQL records it. */
-export type BookingStatus = "pending_payment" | "failed" | "cancelled" | "completed"
+export type BookingStatus = "pending_payment" | "failed" | "cancelled" | "completed" | "expired"
 
 /** One booking's result, as published to its buyer. */
 export type BookingOutcome = {
@@ -21,6 +23,8 @@ export type BookingOutcome = {
   status: BookingStatus
   tickets: Ticket[]
   error_message?: string
+  /** The hold's deadline while pending_payment, and once expired; null otherwise. */
+  expires_at: string | null
   replayed: boolean
 }
 
@@ -32,6 +36,7 @@ export type BatchResult = {
   reserved: number
   failed: number
   released: number
+  expired: number
 }
 
 /** A ticket's holder before and after the batch: null = free, otherwise a booking id. */
@@ -59,6 +64,10 @@ export type RecordedBooking = {
   buyerId: number
   status: BookingStatus
   errorMessage?: string
+  /** The hold's deadline (ISO), if it has one. */
+  expiresAt: string | null
+  /** PostgreSQL's clock had passed `expiresAt` when the batch loaded the booking. */
+  due: boolean
   /** The key of the subsection its commands name. */
   key: string
   seats: { index: number; status: string; bookingId: string | null }[]
@@ -75,6 +84,10 @@ export type Booking = {
   chosen: number[]
   isNew: boolean
   cancelExisting: boolean
+  /** A recorded hold this batch expires. */
+  expireExisting: boolean
+  expiresAt: string | null
+  due: boolean
   command?: ReserveCommand
   errorMessage?: string
   outcome?: BookingOutcome
@@ -88,6 +101,7 @@ export type BatchDecisions = {
   reserved: number
   failed: number
   released: number
+  expired: number
 }
 
 /** A booking row to insert. */
@@ -105,6 +119,7 @@ export type NewBooking = {
   status: BookingStatus
   errorMessage: string | null
   createdAt: string
+  expiresAt: string | null
 }
 
 /** Everything the batch's transaction writes, derived from its decisions. */
@@ -116,6 +131,8 @@ export type BatchWrites = {
   movedTickets: { key: string; ticketId: number; from: string; to: string | null }[]
   /** Bookings already recorded that this batch cancels. */
   cancelledBookings: string[]
+  /** Recorded holds this batch expires; the update is guarded by `status = 'pending_payment' AND expires_at <= now()`. */
+  expiredBookings: string[]
   /** Per subsection, the change of its available and reserved counts (nonzero only). */
   statDeltas: { grid: Grid; available: number; reserved: number }[]
   /** Every touched subsection, whose counts the transaction reads back. */
@@ -151,19 +168,22 @@ export function rejectUndecidable(commands: Command[], grids: ReadonlyMap<string
  * keeps the seats PostgreSQL gave it, and those seats' bits are set to what PostgreSQL says
  * (after a crash between the PostgreSQL commit and the Redis write, Redis may be behind for
  * exactly these seats); a new reserve picks seats from the map or fails; a release frees its
- * seats. The maps in `seatMaps` are this batch's own and are updated in place.
+ * seats; an expiry frees the seats of a hold PostgreSQL found unpaid past its deadline. A new hold's
+ * deadline is `now` plus its event's hold time. The maps in `seatMaps` are this batch's own and are
+ * updated in place.
  */
-export function decideBatch(commands: Command[], seatMaps: LoadedSeatMap[], recorded: RecordedBooking[], findSeats: SeatFinder): BatchDecisions {
+export function decideBatch(commands: Command[], seatMaps: LoadedSeatMap[], recorded: RecordedBooking[], findSeats: SeatFinder, now: number): BatchDecisions {
   const subsections = new Map<string, SubsectionSeats>()
   for (const { grid, map, fromDb } of seatMaps) {
     const key = commandKey(grid.eventId, grid.section, grid.subsection)
     subsections.set(key, { key, grid, map, changes: new Map(), rewrite: fromDb })
   }
-  const decisions: BatchDecisions = { subsections, bookings: recordedBookings(subsections, recorded), outcomes: [], reserved: 0, failed: 0, released: 0 }
+  const decisions: BatchDecisions = { subsections, bookings: recordedBookings(subsections, recorded), outcomes: [], reserved: 0, failed: 0, released: 0, expired: 0 }
   for (const command of commands) {
     const sub = subsections.get(keyOf(command))!
-    if (command.type === "reserve") decideReserve(decisions, sub, command, findSeats)
-    else decideRelease(decisions, sub, command.booking_id)
+    if (command.type === "reserve") decideReserve(decisions, sub, command, findSeats, now)
+    else if (command.type === "release") decideRelease(decisions, sub, command.booking_id)
+    else decideExpiry(decisions, sub, command.booking_id)
   }
   const reported = new Set<string>()
   for (const command of commands) {
@@ -191,7 +211,19 @@ function recordedBookings(subsections: Map<string, SubsectionSeats>, recorded: R
       correctSeat(sub, seat.index, seat.status !== "available")
       if (seat.status === "reserved" && seat.bookingId === b.id) held.push(seat.index)
     }
-    bookings.set(b.id, { id: b.id, buyerId: b.buyerId, status: b.status, held, chosen: held, isNew: false, cancelExisting: false, errorMessage: b.errorMessage })
+    bookings.set(b.id, {
+      id: b.id,
+      buyerId: b.buyerId,
+      status: b.status,
+      held,
+      chosen: held,
+      isNew: false,
+      cancelExisting: false,
+      expireExisting: false,
+      expiresAt: b.expiresAt,
+      due: b.due,
+      errorMessage: b.errorMessage,
+    })
   }
   return bookings
 }
@@ -203,7 +235,7 @@ function recordChange(sub: SubsectionSeats, index: number, before: string | null
   else sub.changes.set(index, { initial: before, final: holder })
 }
 
-function decideReserve(decisions: BatchDecisions, sub: SubsectionSeats, command: ReserveCommand, findSeats: SeatFinder) {
+function decideReserve(decisions: BatchDecisions, sub: SubsectionSeats, command: ReserveCommand, findSeats: SeatFinder, now: number) {
   const known = decisions.bookings.get(command.booking_id)
   if (known) {
     // Already decided (a replay, or the same message delivered twice): keep that result.
@@ -237,6 +269,10 @@ function decideReserve(decisions: BatchDecisions, sub: SubsectionSeats, command:
     chosen: seats ?? [],
     isNew: true,
     cancelExisting: false,
+    expireExisting: false,
+    // The deadline starts at the decision: a booking still processing holds nothing and cannot expire.
+    expiresAt: seats ? new Date(now + sub.grid.holdSeconds * 1000).toISOString() : null,
+    due: false,
     command,
     errorMessage: failure,
   }
@@ -252,18 +288,43 @@ function decideReserve(decisions: BatchDecisions, sub: SubsectionSeats, command:
 
 function decideRelease(decisions: BatchDecisions, sub: SubsectionSeats, bookingId: string) {
   const booking = decisions.bookings.get(bookingId)
-  // No reserve was ever seen for it (dead-lettered), or it failed or was paid: nothing to free.
-  if (!booking || booking.status === "failed" || booking.status === "completed") return
-  for (const index of booking.held) {
-    recordChange(sub, index, booking.id, null)
-    setTaken(sub.map, index, false)
-  }
+  // No reserve was ever seen for it (dead-lettered), or it failed, was paid or expired: nothing to free.
+  if (!booking || booking.status === "failed" || booking.status === "completed" || booking.status === "expired") return
+  // Still held past its deadline: the gateway refused this cancel (`Booking has expired`), so the hold expires instead.
+  if (booking.status === "pending_payment" && booking.due) return decideExpiry(decisions, sub, bookingId)
+  freeSeats(sub, booking)
   if (booking.held.length > 0 || booking.status !== "cancelled") decisions.released++
   booking.held = []
   booking.status = "cancelled"
   if (!booking.isNew) booking.cancelExisting = true
+  booking.outcome = plainOutcome(booking, sub)
+}
+
+// Frees the seats a booking holds.
+function freeSeats(sub: SubsectionSeats, booking: Booking) {
+  for (const index of booking.held) {
+    recordChange(sub, index, booking.id, null)
+    setTaken(sub.map, index, false)
+  }
+}
+
+const plainOutcome = (booking: Booking, sub: SubsectionSeats): BookingOutcome => {
   const { eventId, section, subsection } = sub.grid
-  booking.outcome = { booking_id: booking.id, buyer_id: booking.buyerId, event_id: eventId, section, subsection, status: "cancelled", tickets: [], replayed: false }
+  const expires_at = booking.status === "expired" ? booking.expiresAt : null
+  return { booking_id: booking.id, buyer_id: booking.buyerId, event_id: eventId, section, subsection, status: booking.status, tickets: [], expires_at, replayed: false }
+}
+
+// An expiry applies only to a hold PostgreSQL found unpaid and past its deadline when the batch
+// loaded it; anything else (paid, cancelled, already expired, a replay, a hold not yet due) is left as it is.
+function decideExpiry(decisions: BatchDecisions, sub: SubsectionSeats, bookingId: string) {
+  const booking = decisions.bookings.get(bookingId)
+  if (!booking || booking.isNew || booking.status !== "pending_payment" || !booking.due) return
+  freeSeats(sub, booking)
+  booking.held = []
+  booking.status = "expired"
+  booking.expireExisting = true
+  decisions.expired++
+  booking.outcome = plainOutcome(booking, sub)
 }
 
 function outcomeOf(booking: Booking, command: ReserveCommand, replayed: boolean): BookingOutcome {
@@ -276,6 +337,7 @@ function outcomeOf(booking: Booking, command: ReserveCommand, replayed: boolean)
     status: booking.status,
     tickets: [],
     ...(booking.errorMessage ? { error_message: booking.errorMessage } : {}),
+    expires_at: null,
     replayed,
   }
 }
@@ -287,6 +349,7 @@ function finalOutcome(booking: Booking, sub: SubsectionSeats): BookingOutcome {
   return {
     ...booking.outcome!,
     status: booking.status,
+    expires_at: booking.status === "pending_payment" || booking.status === "expired" ? booking.expiresAt : null,
     tickets: seats.map((index) => {
       const { row, seat } = seatOfIndex(index, cols)
       return { id: ticketIds[index]!, section, subsection, row, seat, price, status: "reserved" }
@@ -300,7 +363,7 @@ function finalOutcome(booking: Booking, sub: SubsectionSeats): BookingOutcome {
  * each subsection's count change.
  */
 export function writesOf(decisions: BatchDecisions): BatchWrites {
-  const writes: BatchWrites = { newBookings: [], reservedTickets: [], movedTickets: [], cancelledBookings: [], statDeltas: [], subsections: [], eventIds: [] }
+  const writes: BatchWrites = { newBookings: [], reservedTickets: [], movedTickets: [], cancelledBookings: [], expiredBookings: [], statDeltas: [], subsections: [], eventIds: [] }
   for (const sub of decisions.subsections.values()) {
     const { ticketIds } = sub.grid
     let available = 0
@@ -319,6 +382,7 @@ export function writesOf(decisions: BatchDecisions): BatchWrites {
   }
   for (const b of decisions.bookings.values()) {
     if (b.cancelExisting) writes.cancelledBookings.push(b.id)
+    if (b.expireExisting) writes.expiredBookings.push(b.id)
     if (!b.isNew) continue
     const c = b.command!
     const cols = decisions.subsections.get(keyOf(c))!.grid.cols
@@ -340,6 +404,7 @@ export function writesOf(decisions: BatchDecisions): BatchWrites {
       status: b.status,
       errorMessage: b.errorMessage ?? null,
       createdAt: c.created_at,
+      expiresAt: b.status === "pending_payment" ? b.expiresAt : null,
     })
   }
   writes.eventIds = [...new Set(writes.subsections.map((g) => g.eventId))]

@@ -9,6 +9,7 @@ import { createBatchMetrics, watchdogMetrics } from "./batch-metrics.ts"
 import { createBatchStep } from "./batch-step.ts"
 import { createCommandConsumer } from "./consume-commands.ts"
 import { createConsumerWatchdog, type ReserverHealth } from "./consumer-watchdog.ts"
+import { createHoldExpirer } from "./expire-holds.ts"
 import { groupOffsets } from "./group-offsets.ts"
 import { serveMetrics } from "./metrics-server.ts"
 
@@ -29,7 +30,11 @@ const admin = kafka.admin()
 await admin.connect()
 const partitions = await ensureTopics(admin, topicLayout(config))
 
-const totals = { batches: 0, commands: 0, reserved: 0, failed: 0, released: 0, deadLettered: 0 }
+const totals = { batches: 0, commands: 0, reserved: 0, failed: 0, released: 0, expired: 0, deadLettered: 0 }
+// The owner of a partition expires its holds, through the partition itself (expire-holds.ts).
+const holds = createHoldExpirer({ sql, kafka, topic: config.commandTopic, partitions, log })
+const liveHolds = metrics.gauge("reserver_live_holds", "Holds of this member's partitions waiting for payment or their deadline.")
+metrics.onCollect(() => liveHolds.set(holds.holds()))
 const batch = createBatchStep({ sql, redis, keys: redisKeys(config.redisPrefix), log, findSeats: loadSeatFinder(log, config.seatFinder) })
 // A member that crashed for good, or that stops deciding while commands wait, is replaced (consumer-watchdog.ts).
 const watchdog = createConsumerWatchdog({
@@ -45,9 +50,13 @@ const watchdog = createConsumerWatchdog({
       log,
       batch,
       tracing,
-      onAssign: (partitions) => watchdog.assigned(partitions),
+      onAssign: (partitions) => {
+        watchdog.assigned(partitions)
+        holds.assigned(partitions)
+      },
       onBatch: (info) => {
         watchdog.progressed(info.partition)
+        holds.track(info.partition, info.result.outcomes)
         recordBatch(info)
         const { partition, size, result, deadLettered } = info
         totals.batches++
@@ -55,6 +64,7 @@ const watchdog = createConsumerWatchdog({
         totals.reserved += result.reserved
         totals.failed += result.failed
         totals.released += result.released
+        totals.expired += result.expired
         totals.deadLettered += deadLettered
         if (log.isDebug) log.debug("batch committed", { partition, size, reserved: result.reserved, failed: result.failed })
       },
@@ -73,9 +83,11 @@ health = () => watchdog.health()
 
 onShutdown(log, async () => {
   await watchdog.stop()
+  await holds.stop()
   await Promise.allSettled([admin.disconnect(), sql.end({ timeout: 5 }), redis.quit(), metricsServer.stop(), tracing?.shutdown()])
   log.info("totals", totals)
 })
+await holds.start()
 await watchdog.start()
 log.info("reserver running", { topic: config.commandTopic, partitions, concurrency: config.reserverConcurrency })
 setInterval(() => {

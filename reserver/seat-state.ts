@@ -15,13 +15,15 @@ export type Grid = {
   rows: number
   cols: number
   price: number
+  /** The event's hold time: a booking decided pending_payment holds its seats this long. */
+  holdSeconds: number
   ticketIds: Float64Array
   /** The event's creation time, which tells a re-created event (same id, new seats) from the cached one. */
   createdAt: string
 }
 
 /** The part of a grid that seat maps need. */
-export type Shape = Omit<Grid, "ticketIds" | "createdAt">
+export type Shape = Omit<Grid, "ticketIds" | "createdAt" | "holdSeconds">
 
 /** A subsection identified the way the command key names it. */
 export type SubsectionRef = { eventId: number; section: string; subsection: number }
@@ -30,8 +32,8 @@ export type SubsectionRef = { eventId: number; section: string; subsection: numb
 export async function loadGrids(sql: Sql, cache: Map<string, Grid>, refs: SubsectionRef[]): Promise<Map<string, Grid>> {
   const missing = refs.filter((r) => !cache.has(commandKey(r.eventId, r.section, r.subsection)))
   if (missing.length > 0) {
-    const rows = await sql<{ event_id: string; section: string; subsection: number; rows: number; cols: number; price: number; created_at: Date }[]>`
-      SELECT s.event_id, s.section, s.subsection, s.rows, s.cols, s.price, e.created_at
+    const rows = await sql<{ event_id: string; section: string; subsection: number; rows: number; cols: number; price: number; hold_seconds: number; created_at: Date }[]>`
+      SELECT s.event_id, s.section, s.subsection, s.rows, s.cols, s.price, e.hold_seconds, e.created_at
       FROM subsection_stats s JOIN events e ON e.id = s.event_id
       JOIN unnest(${missing.map((r) => r.eventId)}::bigint[], ${missing.map((r) => r.section)}::text[],
                   ${missing.map((r) => r.subsection)}::int[]) AS v(event_id, section, subsection)
@@ -45,6 +47,7 @@ export async function loadGrids(sql: Sql, cache: Map<string, Grid>, refs: Subsec
         rows: r.rows,
         cols: r.cols,
         price: r.price,
+        holdSeconds: r.hold_seconds,
         ticketIds: new Float64Array(r.rows * r.cols),
         createdAt: r.created_at.toISOString(),
       }

@@ -29,7 +29,14 @@ export type ReleaseCommand = {
   subsection: number
 }
 
-export type Command = ReserveCommand | ReleaseCommand
+/**
+ * An expiry: free the seats of a booking whose hold ran out, unless it was paid or cancelled.
+ * Produced by the partition's owner (reserver/expire-holds.ts) under the subsection's key, so it is
+ * decided in the same order as the reserves and releases of that subsection.
+ */
+export type ExpireCommand = Omit<ReleaseCommand, "type"> & { type: "expire" }
+
+export type Command = ReserveCommand | ReleaseCommand | ExpireCommand
 
 /** The release command for a booking: the booking's id and the subsection its seats are in. */
 export const releaseCommand = (bookingId: string, booking: Omit<ReleaseCommand, "type" | "booking_id">): ReleaseCommand => ({
@@ -72,6 +79,7 @@ export function decodeCommand(value: Buffer | null): Command {
   if (typeof c.section !== "string" || c.section.length < 1 || c.section.length > 10) fail("section must be 1-10 characters")
   if (!isPositiveInt(c.subsection)) fail("subsection must be a positive integer")
   if (c.type === "release") return c as ReleaseCommand
+  if (c.type === "expire") return c as ExpireCommand
   if (c.type !== "reserve") fail(`unknown command type ${JSON.stringify(c.type)}`)
   if (!isPositiveInt(c.quantity) || c.quantity > MAX_TICKETS_PER_BOOKING) fail(`quantity must be 1-${MAX_TICKETS_PER_BOOKING}`)
   if (c.mode !== "manual" && c.mode !== "best_available") fail("mode must be manual or best_available")

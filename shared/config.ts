@@ -27,6 +27,8 @@ export type Config = Readonly<{
   reserverSessionTimeoutMs: number
   /** SEAT_FINDER: the reserver's best-available seat finder; `native` falls back to `ts` when the addon is not built. */
   seatFinder: "native" | "ts"
+  /** HOLD_SECONDS: how long a pending_payment booking holds its seats, for events created without `hold_seconds`. */
+  holdSeconds: number
   jwtSecret: string | undefined
   cookieSecure: boolean
   logLevel: LogLevel
@@ -248,6 +250,7 @@ export function loadConfig(env: Env): Config {
     reserverStallSeconds: integer(env, "RESERVER_STALL_SECONDS", 15, 2, 3600),
     reserverSessionTimeoutMs: integer(env, "RESERVER_SESSION_TIMEOUT_MS", 6_000, 1_000, 300_000),
     seatFinder: oneOf(env, "SEAT_FINDER", "native", ["native", "ts"] as const),
+    holdSeconds: integer(env, "HOLD_SECONDS", 900, 1, 86_400),
     jwtSecret,
     cookieSecure: bool(env, "COOKIE_SECURE", false),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["debug", "info", "warn", "error"] as const),

@@ -21,6 +21,8 @@ export type BookingUpdatedMessage = {
   subsection: number
   status: string
   tickets: Ticket[]
+  /** The hold's deadline while pending_payment, and once expired; null otherwise (absent from older reservers). */
+  expires_at?: string | null
   error_message?: string
 }
 

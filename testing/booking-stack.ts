@@ -5,6 +5,7 @@ import { findBestAvailable } from "../shared/seat-finder.ts"
 import { eventually, testConfig, testLogger, uniqueName } from "./helpers.ts"
 import { createBatchStep } from "../reserver/batch-step.ts"
 import { createCommandConsumer } from "../reserver/consume-commands.ts"
+import { createHoldExpirer } from "../reserver/expire-holds.ts"
 import type { GatewayDeps } from "../gateway/app.ts"
 import { createCommandProducer, createKafkaSender } from "../gateway/command-producer.ts"
 import { createTestGateway } from "./gateway.ts"
@@ -22,6 +23,9 @@ export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
   await admin.disconnect()
   const producer = createKafkaSender({ brokers: testConfig().kafkaBrokers, clientId: uniqueName("live-test"), topic })
   const gw = await createTestGateway(overrides, () => ({ commands: createCommandProducer(producer.send, topic, 4) }))
+  // As reserver/main.ts wires it: the partition owner expires its holds.
+  const holds = createHoldExpirer({ sql: gw.sql, kafka, topic, partitions: 4, log, tickMs: 100 })
+  await holds.start()
   const reserver = createCommandConsumer({
     kafka,
     topic,
@@ -30,18 +34,26 @@ export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
     concurrency: 2,
     log,
     batch: createBatchStep({ sql: gw.sql, redis: gw.redis, keys: gw.keys, log, findSeats: findBestAvailable }),
+    onAssign: (partitions) => holds.assigned(partitions),
+    onBatch: ({ partition, result }) => holds.track(partition, result.outcomes),
   })
   await reserver.start()
   gw.app.listen({ hostname: "127.0.0.1", port: 0 })
   const base = `http://127.0.0.1:${gw.app.server!.port}`
   const seller = await gw.signUp("seller")
 
-  /** Creates an event of `sections` sections of `subsections` subsections, 2 rows × 5 seats each. */
-  const createEvent = async (layout: { rows?: number; cols?: number; sections?: string[]; subsections?: number } = {}) => {
-    const { rows = 2, cols = 5, sections = ["A"], subsections = 2 } = layout
+  /** Creates an event of `sections` sections of `subsections` subsections, 2 rows × 5 seats each (and the given hold time). */
+  const createEvent = async (layout: { rows?: number; cols?: number; sections?: string[]; subsections?: number; holdSeconds?: number } = {}) => {
+    const { rows = 2, cols = 5, sections = ["A"], subsections = 2, holdSeconds } = layout
     const res = await gw.call("POST", "/api/event", {
       cookie: seller.cookie,
-      body: { name: "Live show", description: "A show", venue_name: "Hall", seating_config: { rows, cols, sections: sections.map((name) => ({ name, price: 100, subsections })) } },
+      body: {
+        name: "Live show",
+        description: "A show",
+        venue_name: "Hall",
+        seating_config: { rows, cols, sections: sections.map((name) => ({ name, price: 100, subsections })) },
+        ...(holdSeconds === undefined ? {} : { hold_seconds: holdSeconds }),
+      },
     })
     if (res.status !== 201) throw new Error(`event not created: ${res.status} ${JSON.stringify(res.body)}`)
     return res.body.id as number
@@ -76,6 +88,7 @@ export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
     await gw.live.close()
     await gw.app.stop(true)
     await reserver.stop()
+    await holds.stop()
     await producer.close()
     await gw.close()
   }

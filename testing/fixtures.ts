@@ -2,7 +2,7 @@
 // database (the gateway's event creation is tested on its own side).
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
-import { releaseCommand, type ReleaseCommand, type ReserveCommand } from "../shared/commands.ts"
+import { releaseCommand, type ExpireCommand, type ReleaseCommand, type ReserveCommand } from "../shared/commands.ts"
 import type { RedisKeys } from "../shared/redis-keys.ts"
 import { reconcileEvent } from "../reserver/seat-state.ts"
 import { insertSeats } from "../gateway/events-db.ts"
@@ -46,3 +46,6 @@ export const reserve = (fields: Partial<ReserveCommand> & Pick<ReserveCommand, "
 
 /** The release command for a reserve. */
 export const release = (r: ReserveCommand): ReleaseCommand => releaseCommand(r.booking_id, r)
+
+/** The expire command for a reserve's hold. */
+export const expire = (r: ReserveCommand): ExpireCommand => ({ ...releaseCommand(r.booking_id, r), type: "expire" })

@@ -11,7 +11,7 @@ import { encodeFrame, type SseStream, type SseStreams } from "./sse-streams.ts"
 export type BookingStreamsDeps = ReadBookingDeps & { live: RedisFanout; streams: SseStreams; log: Logger }
 
 /** Statuses a booking never leaves; a stream watching one booking ends when it reaches one. */
-export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "cancelled", "failed"])
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "cancelled", "failed", "expired"])
 
 const fromRecord = (b: BookingRecord): BookingUpdatedMessage => ({
   event_type: "booking_updated",
@@ -21,6 +21,7 @@ const fromRecord = (b: BookingRecord): BookingUpdatedMessage => ({
   subsection: b.subsection,
   status: b.status,
   tickets: b.tickets ?? [],
+  expires_at: b.expires_at,
   ...(b.error_message !== undefined ? { error_message: b.error_message } : {}),
 })
 
@@ -33,6 +34,7 @@ const frameOf = (m: BookingUpdatedMessage) =>
     subsection: m.subsection,
     status: m.status,
     tickets: m.tickets,
+    expires_at: m.expires_at ?? null,
     ...(m.status === "failed" ? { error_message: m.error_message ?? "" } : {}),
   })
 

@@ -62,6 +62,7 @@ export function createEventStreams(deps: EventStreamsDeps, windowMs = 250) {
       status: feed.event!.status,
       venue_name: feed.event!.venue_name,
       seating_config: feed.event!.seating_config,
+      hold_seconds: feed.event!.hold_seconds,
       sections: [...feed.sections.values()],
     }))
 
