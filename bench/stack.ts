@@ -60,13 +60,13 @@ export async function waitForDrain(timeoutMs = 120_000): Promise<number> {
   return lag
 }
 
-/** Wipes the data and seeds event 1 with the named seating config, as the old system's re-seed did. */
-export async function reseed(seats: string): Promise<void> {
+/** Wipes the data and seeds event 1 with the named seating config, as the old system's re-seed did; `env` adds settings (HOLD_SECONDS). */
+export async function reseed(seats: string, env: Record<string, string> = {}): Promise<void> {
   const lag = await waitForDrain()
   if (lag > 0) say(`warning: ${lag} commands still queued after 2 minutes; re-seeding anyway`)
   say(`re-seeding event 1 with the ${seats} seating config`)
   const proc = Bun.spawn([process.execPath, join(root, "gateway/seed-cli.ts"), "--reset"], {
-    env: { ...process.env, SEATS: seats },
+    env: { ...process.env, ...env, SEATS: seats },
     stdout: "inherit",
     stderr: "inherit",
   })

@@ -66,6 +66,7 @@ describe("GET /api/event/:id/sse", () => {
       status: "available",
       venue_name: "Hall",
       seating_config: { rows: 2, cols: 5, sections: [{ name: "A", price: 100, subsections: 2 }] },
+      hold_seconds: stack.gw.config.holdSeconds,
       sections: [
         { event_id: eventId, section: "A", subsection: 1, price: 100, available: 10, reserved: 0, sold: 0 },
         { event_id: eventId, section: "A", subsection: 2, price: 100, available: 10, reserved: 0, sold: 0 },
@@ -178,6 +179,7 @@ describe("GET /api/booking/event/:event_id/sse", () => {
         { id: expect.any(Number), section: "A", subsection: 1, row: 1, seat: 2, price: 100, status: "reserved" },
         { id: expect.any(Number), section: "A", subsection: 1, row: 1, seat: 3, price: 100, status: "reserved" },
       ],
+      expires_at: expect.any(String),
     })
     const second = await client.next(20_000)
     expect(second.data).toMatchObject({ booking_id: taken.id, status: "failed", error_message: "Seat 1-3 is already reserved", tickets: [] })
