@@ -85,18 +85,23 @@ export function createHoldExpirer(options: HoldExpirerOptions) {
       if (isDue === true) ready.push(hold)
       else if (isDue === false) deadlines.add({ ...hold, dueAt: Date.now() + RECHECK_MS })
     }
-    for (let i = 0; i < ready.length; i += PRODUCE_CHUNK) {
-      const chunk = ready.slice(i, i + PRODUCE_CHUNK)
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: chunk.map((h) => {
-          const command: ExpireCommand = { type: "expire", booking_id: h.bookingId, buyer_id: h.buyerId, event_id: h.eventId, section: h.section, subsection: h.subsection }
-          return { key: commandKey(h.eventId, h.section, h.subsection), partition: h.partition, value: encodeCommand(command) }
-        }),
-      })
-      options.onProduced?.(chunk.length)
-    }
+    const chunks: Hold[][] = []
+    for (let i = 0; i < ready.length; i += PRODUCE_CHUNK) chunks.push(ready.slice(i, i + PRODUCE_CHUNK))
+    // Chunks go out at once: the order of expiries among themselves does not matter, only their
+    // place among a subsection's reserves and releases, which the partition gives them.
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: chunk.map((h) => {
+            const command: ExpireCommand = { type: "expire", booking_id: h.bookingId, buyer_id: h.buyerId, event_id: h.eventId, section: h.section, subsection: h.subsection }
+            return { key: commandKey(h.eventId, h.section, h.subsection), partition: h.partition, value: encodeCommand(command) }
+          }),
+        })
+        options.onProduced?.(chunk.length)
+      }),
+    )
   }
 
   const tick = async () => {
