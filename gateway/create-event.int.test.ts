@@ -49,6 +49,7 @@ test("writes one ticket per seat, the subsection stats and the Redis seat state,
     is_active: true,
     status: "available",
     stats: { available: 45, reserved: 0, sold: 0, total: 45 },
+    waiting_room: null,
   })
   expect(await announced).toBe(String(event.id))
   subscriber.disconnect()

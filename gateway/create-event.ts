@@ -6,12 +6,15 @@ import { subsectionLabel, type EventMeta, type RedisKeys } from "../shared/redis
 import { newSeatMap } from "../shared/seat-finder.ts"
 import { listSubsections, totalSeats, validateSeatingConfig, type Subsection } from "./seating.ts"
 import { insertSeats, type EventJson } from "./events-db.ts"
+import { parseRoomSettings, type RoomConfig } from "./waiting-room/admission.ts"
+import { announceRoom } from "./waiting-room/room-settings.ts"
+import { saveRoom } from "./waiting-room/rooms-db.ts"
 
 /** What creating an event writes to. */
 export type CreateEventDeps = { sql: Sql; redis: Redis; keys: RedisKeys; log: Logger }
 
 /** A create-event request body once its types are checked; the seating configuration is validated here. */
-export type CreateEventInput = { name: string; description: string; venue_name: string; is_active?: boolean; seating_config: unknown }
+export type CreateEventInput = { name: string; description: string; venue_name: string; is_active?: boolean; seating_config: unknown; waiting_room?: unknown }
 
 const requiredTexts = ["name", "description", "venue_name"] as const
 
@@ -33,6 +36,8 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
   for (const field of requiredTexts) {
     if (input[field].trim() === "") throw new ValidationError([{ field: `body.${field}`, message: `Event ${field} cannot be empty` }])
   }
+  const settings = input.waiting_room == null ? null : parseRoomSettings(input.waiting_room)
+  let room: RoomConfig | null = null
   const config = seating.config
   const isActive = input.is_active ?? true
   const { rows, cols, sections } = config
@@ -47,6 +52,7 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
         RETURNING id, created_at`
       const eventId = Number(event!.id)
       await insertSeats(tx, eventId, config)
+      if (settings) room = (await saveRoom(tx, eventId, sellerId, settings))!
       // Written while the transaction is still open: the event only commits once Redis holds its seats.
       seatStateWrittenFor = eventId
       const meta: EventMeta = {
@@ -73,6 +79,7 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
   // Fresh statistics keep the reserver's ticket updates on primary-key lookups; a table that
   // just grew by a million rows would otherwise be planned as a sequential scan.
   await sql`ANALYZE tickets`
+  if (room) await announceRoom(deps, id, room)
   // Best effort: no gateway can have cached an event that did not exist a moment ago.
   await redis.publish(keys.metaChannel, String(id)).catch((error: unknown) => log.warn("could not announce a new event", { error, eventId: id }))
   const total = totalSeats(config)
@@ -86,6 +93,7 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
     is_active: isActive,
     status: "available",
     stats: { available: total, reserved: 0, sold: 0, total },
+    waiting_room: settings,
   }
 }
 

@@ -3,6 +3,7 @@ import type { EventMeta } from "../shared/redis-keys.ts"
 import type { SeatingConfig, SectionConfig } from "./seating.ts"
 import { eventCounts, type EventCounts, type SubsectionCounts } from "../shared/live-messages.ts"
 import type { SeatCounts, Ticket } from "../shared/tickets.ts"
+import type { RoomSettings } from "./waiting-room/admission.ts"
 
 /** Seat counts of an event; `total` is the sum of the other three. */
 export type EventStats = EventCounts
@@ -18,6 +19,8 @@ export type EventJson = {
   is_active: boolean
   status: EventMeta["status"]
   stats: EventStats
+  /** The waiting room's settings, or null when the event has none. */
+  waiting_room: RoomSettings | null
 }
 
 /** One subsection's price and counts, as listed in an event's `sections`. */
@@ -42,11 +45,12 @@ const toEvent = (row: EventRow): EventJson => ({
   is_active: row.is_active,
   status: row.status,
   stats: eventCounts(row),
+  waiting_room: row.waiting_room ?? null,
 })
 
 const selectEvents = async (sql: Sql, where: Fragment): Promise<EventJson[]> => {
   const rows = await sql<EventRow[]>`
-    SELECT e.id, e.name, e.description, e.seller_id, e.venue_name, e.seating_config, e.is_active, e.status,
+    SELECT e.id, e.name, e.description, e.seller_id, e.venue_name, e.seating_config, e.is_active, e.status, e.waiting_room,
            coalesce(s.available, 0)::int AS available, coalesce(s.reserved, 0)::int AS reserved, coalesce(s.sold, 0)::int AS sold
     FROM events e
     LEFT JOIN LATERAL (
