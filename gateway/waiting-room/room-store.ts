@@ -15,6 +15,9 @@ local function decode(m)
   local b, ms, r = string.match(m, '^([^:]+):([^:]+):([^:]+)$')
   return { base = tonumber(b), ms = tonumber(ms), rate = tonumber(r) }
 end
+local function encode(seg)
+  return seg.base .. ':' .. string.format('%.3f', seg.ms) .. ':' .. seg.rate
+end
 local function current(segs)
   local m = redis.call('ZRANGE', segs, -1, -1)[1]
   if m then return decode(m), m end
@@ -30,8 +33,10 @@ local function rebase(segs, seg, seq, now, rate)
   if seg then
     b = upto(seg, seq, now)
     t = seg.ms + (b - seg.base) * 1000 / seg.rate
+    -- Same rate and no idle gap: the schedule goes on as it is, and the set does not grow.
+    if rate == seg.rate and t >= now - 1000 / rate then return encode(seg) end
   end
-  local m = b .. ':' .. string.format('%.3f', math.max(t, now - 1000 / rate)) .. ':' .. rate
+  local m = encode({ base = b, ms = math.max(t, now - 1000 / rate), rate = rate })
   redis.call('ZREMRANGEBYSCORE', segs, b, b)
   redis.call('ZADD', segs, b, m)
   return m

@@ -127,6 +127,21 @@ describe("joining", () => {
     expect(await call("POST", "/api/event/987654321/waiting_room/join", buyers[0])).toMatchObject({ status: 404, body: { detail: "Event not found: 987654321" } })
   })
 
+  test("a new rate applies from now on, and nobody loses a place", async () => {
+    const event = await createEvent({ admit_per_second: 1 })
+    const path = `/api/event/${event.id}/waiting_room`
+    for (const b of buyers.slice(0, 30)) await call("POST", `${path}/join`, b)
+    expect((await call("GET", path, buyers[29])).body.admitted).toBe(false)
+    const put = await call("PUT", path, seller, { admit_per_second: 100_000, admission_seconds: 30 })
+    expect(put.body.waiting_room).toEqual({ admit_per_second: 100_000, admission_seconds: 30 })
+    const last = await eventually(async () => {
+      const read = (await call("GET", path, buyers[29])).body
+      return read.admitted ? read : undefined
+    }, 10_000, "the last admitted at the new rate")
+    expect(last.position).toBe(30)
+    expect((await call("POST", `${path}/join`, buyers[0])).body.position).toBe(1)
+  })
+
   test("admission follows join order at the rate: admitted_until never closer together than 1/rate", async () => {
     const event = await createEvent({ admit_per_second: 20, admission_seconds: 60 })
     const path = `/api/event/${event.id}/waiting_room`
