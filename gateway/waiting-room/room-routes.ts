@@ -9,6 +9,7 @@ import type { RedisKeys } from "../../shared/redis-keys.ts"
 import { readCookie, type Auth, type AuthUser } from "../auth.ts"
 import type { EventCache } from "../event-cache.ts"
 import { parseEventId } from "../event-routes.ts"
+import type { RedisFanout } from "../live/redis-fanout.ts"
 import type { SseStreams } from "../live/sse-streams.ts"
 import { admissionCookieName, parseRoomSettings, roomStatus, signAdmission, verifyAdmission, type RoomConfig, type RoomStatus } from "./admission.ts"
 import { changeRoom } from "./room-settings.ts"
@@ -16,7 +17,7 @@ import { createRoomStore, type StoredPlace } from "./room-store.ts"
 import { createRoomStreams } from "./room-streams.ts"
 
 /** What the waiting room needs. */
-export type WaitingRoomDeps = { config: Config; sql: Sql; redis: Redis; keys: RedisKeys; auth: Auth; events: EventCache; metrics: Metrics; log: Logger }
+export type WaitingRoomDeps = { config: Config; sql: Sql; redis: Redis; keys: RedisKeys; auth: Auth; events: EventCache; live: RedisFanout; metrics: Metrics; log: Logger }
 
 const notAdmitted = () => new AppError(403, "Not admitted from the waiting room")
 
@@ -27,7 +28,7 @@ export type AdmissionCheck = (buyer: AuthUser, eventId: number, cookieHeader: st
 export function createWaitingRoom(deps: WaitingRoomDeps, streams: SseStreams) {
   const { auth, events } = deps
   const store = createRoomStore(deps.redis, deps.keys)
-  const live = createRoomStreams({ store, events, streams, metrics: deps.metrics, log: deps.log })
+  const live = createRoomStreams({ store, events, streams, live: deps.live, metaChannel: deps.keys.metaChannel, metrics: deps.metrics, log: deps.log })
   deps.metrics.onCollect(() => void live.stats())
   const secure = deps.config.cookieSecure ? "; Secure" : ""
 

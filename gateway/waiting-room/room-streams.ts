@@ -5,12 +5,13 @@
 import type { Logger } from "../../shared/log.ts"
 import type { Metrics } from "../../shared/metrics.ts"
 import type { EventCache } from "../event-cache.ts"
+import type { RedisFanout } from "../live/redis-fanout.ts"
 import { encodeFrame, type SseStream, type SseStreams } from "../live/sse-streams.ts"
 import { admissionTime, admittedUpTo, roomStatus, type RoomConfig, type RoomStatus, type Segment } from "./admission.ts"
 import type { RoomStore, StoredPlace } from "./room-store.ts"
 
 /** What the room streams need. */
-export type RoomStreamsDeps = { store: RoomStore; events: EventCache; streams: SseStreams; metrics: Metrics; log: Logger }
+export type RoomStreamsDeps = { store: RoomStore; events: EventCache; streams: SseStreams; live: RedisFanout; metaChannel: string; metrics: Metrics; log: Logger }
 
 type Watcher = { stream: SseStream; buyerId: number; position: number; lastAhead: number; lastSentAt: number }
 
@@ -43,7 +44,7 @@ export const admittedFrame = (eventId: number, admittedUntil: string) => encodeF
  * The waiting rooms followed by this gateway: their streams, and their counts for /metrics and the live
  * page. A room is followed while it has streams, and for `followMs` after its last join or read here.
  */
-export function createRoomStreams(deps: RoomStreamsDeps, { tickMs = 250, refreshMs = 1_000, positionMs = 1_000, silenceMs = 4_000, followMs = 60_000 } = {}) {
+export function createRoomStreams(deps: RoomStreamsDeps, { tickMs = 100, refreshMs = 1_000, positionMs = 1_000, silenceMs = 4_000, followMs = 60_000 } = {}) {
   const { store, events, streams, log } = deps
   const feeds = new Map<number, Feed>()
   const gauges = {
@@ -54,6 +55,13 @@ export function createRoomStreams(deps: RoomStreamsDeps, { tickMs = 250, refresh
   }
   let timer: Timer | undefined
   let refreshing = false
+  // While rooms are followed: a seller's change is announced on the meta channel (after the event cache's
+  // own listener has dropped the cached settings), and the room is read again at the next tick.
+  let unsubscribe: Promise<() => void> | undefined
+  const onChange = (eventId: string) => {
+    const feed = feeds.get(Number(eventId))
+    if (feed) feed.readAt = 0
+  }
 
   const counts = (feed: Feed, now = Date.now()): RoomCounts => {
     const admitted = feed.current ? admittedUpTo(feed.current, feed.joined, now + feed.offsetMs) : 0
@@ -155,6 +163,8 @@ export function createRoomStreams(deps: RoomStreamsDeps, { tickMs = 250, refresh
     if (feeds.size === 0 && timer) {
       clearInterval(timer)
       timer = undefined
+      void unsubscribe?.then((off) => off(), () => {})
+      unsubscribe = undefined
     }
   }
 
@@ -177,6 +187,15 @@ export function createRoomStreams(deps: RoomStreamsDeps, { tickMs = 250, refresh
     }
     record(feed)
     timer ??= setInterval(tick, tickMs)
+    if (!unsubscribe) {
+      const subscribing = deps.live.subscribe(deps.metaChannel, onChange)
+      unsubscribe = subscribing
+      // Tried again by the next join or stream; the periodic read covers the meantime.
+      subscribing.catch((error: unknown) => {
+        log.warn("waiting room could not follow the meta channel", { error })
+        if (unsubscribe === subscribing) unsubscribe = undefined
+      })
+    }
     return feed
   }
 
