@@ -194,6 +194,16 @@ describe("booking through the room", () => {
     expect((await call("POST", `${path}/join`, buyers[5])).body.position).toBe(1)
   })
 
+  test("a token is checked in memory: the booking needs no Redis read of the room", async () => {
+    const event = await createEvent({ admit_per_second: 1 })
+    const join = await call("POST", `/api/event/${event.id}/waiting_room/join`, buyers[2]!)
+    const holder = withCookie(buyers[2]!, join.headers.get("set-cookie"))
+    // Without the room's place in Redis only the token can vouch for the buyer.
+    await stack.gw.redis.del(stack.gw.keys.roomPositions(event.id, 1))
+    expect((await call("POST", "/api/booking", holder, booking(event.id))).status).toBe(202)
+    expect((await call("POST", "/api/booking", buyers[2], booking(event.id))).status).toBe(403)
+  })
+
   test("an admission runs out at admitted_until", async () => {
     const event = await createEvent({ admit_per_second: 1, admission_seconds: 10 })
     const join = await call("POST", `/api/event/${event.id}/waiting_room/join`, buyers[1]!)
@@ -235,6 +245,19 @@ describe("live", () => {
     expect((await again.next()).event).toBe("admitted")
     expect((await again.next()).event).toBe("close")
   }, 30_000)
+
+  test("a room turned off ends its waiting streams with close", async () => {
+    const event = await createEvent({ admit_per_second: 1 })
+    const path = `/api/event/${event.id}/waiting_room`
+    for (const b of buyers.slice(0, 25)) await call("POST", `${path}/join`, b)
+    const client = await openSse(`${stack.base}${path}/sse`, { cookie: buyers[24]!.cookie })
+    expect((await client.next()).event).toBe("queue_position")
+    expect((await call("DELETE", path, seller)).status).toBe(200)
+    await client.waitFor((f) => f.event === "close", 10_000)
+    await client.ended
+    expect(client.frames.some((f) => f.event === "admitted")).toBe(false)
+    expect(await call("GET", `${path}/stats`)).toMatchObject({ status: 400, body: { detail: "Event has no waiting room" } })
+  })
 
   test("a waiting stream gets a queue_position frame at least every 5 s", async () => {
     const event = await createEvent({ admit_per_second: 1, admission_seconds: 60 })
