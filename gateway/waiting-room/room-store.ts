@@ -3,6 +3,7 @@
 // positions in arrival order across every gateway); time is Redis's TIME, so every gateway computes
 // the same admissions without a ticker, and a restarted gateway finds everything where it was.
 import type Redis from "ioredis"
+import { createHash } from "node:crypto"
 import type { RedisKeys } from "../../shared/redis-keys.ts"
 import { decodeSegment, type RoomConfig, type Segment } from "./admission.ts"
 
@@ -89,7 +90,8 @@ export type StoredPlace = { position: number; joined: number; now: number; curre
 /** A room's counts as stored: how many joined, the latest segment and Redis's clock when read. */
 export type StoredRoom = { joined: number; current: Segment | undefined; now: number }
 
-const sha1 = (text: string) => new Bun.CryptoHasher("sha1").update(text).digest("hex")
+// node:crypto rather than Bun's hasher, so the gateway also loads under Node (profiles/node/).
+const sha1 = (text: string) => createHash("sha1").update(text).digest("hex")
 
 // EVALSHA, loading the script once when Redis does not know it (a restarted Redis forgets them).
 function script(redis: Redis, source: string) {
