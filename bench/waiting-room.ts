@@ -214,7 +214,7 @@ try {
       const res = await send("POST", "/api/booking", `${cookie}; ${place.setCookie}`, {
         event_id: saleEvent,
         section: section.name,
-        subsection: 1 + (i % section.subsections),
+        subsection: 1 + (Math.floor(i / 2) % section.subsections),
         seat_selection_mode: "best_available",
         seat_positions: [],
         quantity: 1,
