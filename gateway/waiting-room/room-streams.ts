@@ -88,6 +88,8 @@ export function createRoomStreams(deps: RoomStreamsDeps, { tickMs = 100, refresh
     const due = [...feeds.values()].filter((f) => now - f.readAt >= refreshMs)
     if (due.length === 0 || refreshing) return
     refreshing = true
+    // A failed read is tried again after refreshMs, not at every tick (the streams go on from the last one).
+    for (const feed of due) feed.readAt = now
     try {
       const rooms = await Promise.all(due.map((f) => events.room(f.eventId)))
       const live = due.filter((feed, i) => {
