@@ -30,6 +30,7 @@ export function createWaitingRoom(deps: WaitingRoomDeps, streams: SseStreams) {
   const store = createRoomStore(deps.redis, deps.keys)
   const live = createRoomStreams({ store, events, streams, live: deps.live, metaChannel: deps.keys.metaChannel, metrics: deps.metrics, log: deps.log })
   deps.metrics.onCollect(() => void live.stats())
+  deps.live.onClose(() => live.stop())
   const secure = deps.config.cookieSecure ? "; Secure" : ""
 
   const statusOf = (eventId: number, room: RoomConfig, place: StoredPlace) =>

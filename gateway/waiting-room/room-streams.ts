@@ -237,6 +237,14 @@ export function createRoomStreams(deps: RoomStreamsDeps, { tickMs = 100, refresh
       }
       return counts(feed)
     },
+    /** Stops following every room (at shutdown; the streams themselves end with the gateway's). */
+    stop(): void {
+      feeds.clear()
+      clearInterval(timer)
+      timer = undefined
+      void unsubscribe?.then((off) => off(), () => {})
+      unsubscribe = undefined
+    },
     /** Streams open and rooms followed, for tests and metrics. */
     stats() {
       let open = 0
