@@ -4,7 +4,11 @@
 // route on this machine in the same run, so our route can be stated as a ratio of it.
 //
 //   npm start                      # in another shell
-//   npm run bench:load -- [--rates 500,1000,...] [--duration 10] [--seats 1m] [--no-reference]
+//   npm run bench:load -- [--rates 500,1000,...] [--duration 10] [--seats 1m] [--no-reference] [--with-room]
+//
+// --with-room ramps the booking route a second time, in the same run, with a waiting room on event 1
+// (admit_per_second 100000, so the buyer is admitted at once) and the buyer's admission token sent
+// with each request: the room's cost on the hot path, as the difference between the two ceilings.
 import autocannon from "autocannon"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
@@ -21,6 +25,7 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "5" },
     reference: { type: "boolean", default: true },
     "no-reference": { type: "boolean", default: false },
+    "with-room": { type: "boolean", default: false },
   },
 })
 const rates = args.rates.split(",").map(Number)
@@ -154,12 +159,14 @@ const freeSeats = async () => (await stores.redis.hvals(stores.keys.available(1)
 
 const body = () => bookingBody(event)
 // Keeps the event from selling out mid-step, which would turn the test into one of the 400 path.
-const refillIfNeeded = async (rate: number) => {
+const refillIfNeeded = async (rate: number): Promise<boolean> => {
   const needed = rate * duration * 2.5 * 1.2
   if ((await freeSeats()) < needed) {
     if (needed > capacity) say(`a ${rate} req/s step needs more seats than the ${args.seats} config has; part of it will be answered 400`)
     await reseed(args.seats)
+    return true
   }
+  return false
 }
 
 say(`booking route: ${rates.join(", ")} req/s for ${duration} s each (p99 limit ${p99Limit} ms), event 1 = ${args.seats} seats`)
@@ -170,7 +177,41 @@ const measureBacklog = async (step: Step) => {
   await waitForDrain()
   step.backlog = { atEnd, drainSeconds: (performance.now() - started) / 1000 }
 }
-const ours = await rampAndCeiling("booking", `${baseUrl}/api/booking`, { cookie }, body, refillIfNeeded, measureBacklog)
+const ours = await rampAndCeiling("booking", `${baseUrl}/api/booking`, { cookie }, body, async (rate) => void (await refillIfNeeded(rate)), measureBacklog)
+
+// The same ramp with a waiting room on event 1; a re-seed removes the room, so it is opened again after one.
+let withRoom: Awaited<ReturnType<typeof rampAndCeiling>> | undefined
+if (args["with-room"]) {
+  const roomHeaders = { cookie }
+  let roomOpen = false
+  const openRoom = async () => {
+    const seller = await login("s@t.com")
+    const put = await fetch(`${baseUrl}/api/event/1/waiting_room`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", cookie: seller },
+      body: JSON.stringify({ admit_per_second: 100_000, admission_seconds: 86_400 }),
+    })
+    if (put.status !== 200) throw new Error(`could not open the waiting room: ${put.status} ${await put.text()}`)
+    const join = await fetch(`${baseUrl}/api/event/1/waiting_room/join`, { method: "POST", headers: { cookie } })
+    const place = (await join.json()) as { admitted: boolean }
+    const token = join.headers.get("set-cookie")?.split(";")[0]
+    if (!place.admitted || !token) throw new Error(`the bench buyer was not admitted: ${JSON.stringify(place)}`)
+    roomHeaders.cookie = `${cookie}; ${token}`
+    roomOpen = true
+  }
+  say("booking route again, with a waiting room on event 1 and the buyer's admission token on every request")
+  await openRoom()
+  withRoom = await rampAndCeiling(
+    "booking with room",
+    `${baseUrl}/api/booking`,
+    roomHeaders,
+    body,
+    async (rate) => {
+      if ((await refillIfNeeded(rate)) || !roomOpen) await openRoom()
+    },
+    measureBacklog,
+  )
+}
 
 let bare: Awaited<ReturnType<typeof rampAndCeiling>> | undefined
 if (args.reference && !args["no-reference"]) {
@@ -200,6 +241,7 @@ const header = ["target req/s", "achieved req/s", "avg ms", "p50 ms", "p95 ms", 
 const ratio = bare ? ((ours.ceiling / bare.ceiling) * 100).toFixed(0) : undefined
 const summary = [
   `Booking route ceiling (p99 ≤ ${p99Limit} ms, no errors): **${ours.ceiling.toLocaleString()} req/s**`,
+  withRoom ? `With a waiting room on the event (admission token checked in memory), same run: **${withRoom.ceiling.toLocaleString()} req/s**` : "",
   bare ? `Bare Bun route ceiling, same generator, same run: **${bare.ceiling.toLocaleString()} req/s**; booking route = **${ratio}%** of it` : "",
 ].filter(Boolean)
 const markdown = [
@@ -211,6 +253,7 @@ const markdown = [
   table(header, rows(ours.steps)),
   "### Ceiling search",
   table(header, rows(ours.ceilingSteps)),
+  ...(withRoom ? ["## Booking route with a waiting room on the event", table(header, rows(withRoom.steps)), "### Ceiling search", table(header, rows(withRoom.ceilingSteps))] : []),
   ...(bare ? ["## Bare Bun route", table(header, rows(bare.steps)), "### Ceiling search", table(header, rows(bare.ceilingSteps))] : []),
 ].join("\n\n")
 const last = ours.steps.at(-1)!

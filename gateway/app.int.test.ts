@@ -74,6 +74,7 @@ test("/ redirects to /docs, which serves HTML; /openapi.json documents every rou
   expect(spec.status).toBe(200)
   const operations = Object.entries(spec.body.paths as Record<string, object>).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`))
   expect(operations.sort()).toEqual([
+    "delete /api/event/{id}/waiting_room",
     "get /api/booking/event/{event_id}/sse",
     "get /api/booking/my_booking",
     "get /api/booking/{id}",
@@ -81,15 +82,20 @@ test("/ redirects to /docs, which serves HTML; /openapi.json documents every rou
     "get /api/event/{id}",
     "get /api/event/{id}/sections/{section}/subsection/{n}/seats",
     "get /api/event/{id}/sse",
+    "get /api/event/{id}/waiting_room",
+    "get /api/event/{id}/waiting_room/sse",
+    "get /api/event/{id}/waiting_room/stats",
     "get /api/user",
     "get /health",
     "patch /api/booking/{id}",
     "post /api/booking",
     "post /api/booking/{id}/pay",
     "post /api/event",
+    "post /api/event/{id}/waiting_room/join",
     "post /api/user",
     "post /api/user/login",
     "post /api/user/logout",
+    "put /api/event/{id}/waiting_room",
   ])
   const createUser = spec.body.paths["/api/user"].post.requestBody.content["application/json"].schema
   expect(createUser.properties.email).toMatchObject({ type: "string", format: "email" })

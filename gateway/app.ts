@@ -19,6 +19,8 @@ import type { RedisFanout } from "./live/redis-fanout.ts"
 import { httpMetrics } from "./http-observability.ts"
 import { createThrottledWarn } from "./throttled-warn.ts"
 import { userRoutes } from "./user-routes.ts"
+import { createSseStreams } from "./live/sse-streams.ts"
+import { createWaitingRoom } from "./waiting-room/room-routes.ts"
 import { jsonResponse as json } from "../shared/json-response.ts"
 
 /** Everything the gateway's routes use, built once by main.ts (or a test). */
@@ -163,6 +165,9 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}) {
   const allowedMethods = createMethodLookup(() => app.routes)
   // While a dependency is away every request touching it fails alike: one line a second says so.
   const warnUnavailable = createThrottledWarn(log, "dependency unavailable; answered 503", "requests")
+  const roomStreams = createSseStreams()
+  deps.live.onClose(() => roomStreams.closeAll())
+  const waitingRoom = createWaitingRoom(deps, roomStreams)
   return app
     .use(httpMetrics(deps.metrics, log))
     .onError(({ error, code, request, set }) => {
@@ -195,8 +200,9 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}) {
     )
     .use(userRoutes(deps))
     .use(eventRoutes(deps))
-    .use(bookingRoutes(deps))
+    .use(bookingRoutes({ ...deps, admission: waitingRoom.check }))
     .use(liveRoutes(deps))
+    .use(waitingRoom.routes)
 }
 
 /** The gateway's Elysia app. */

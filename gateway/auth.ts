@@ -135,6 +135,8 @@ export function createAuth(options: { secret: string; cookieSecure: boolean; max
         secret,
       )
     },
+    /** An HMAC-SHA256 of `text` under the session secret, for other signed values (admission tokens). */
+    mac: (text: string) => signature(secret, text),
     /** The Set-Cookie value that stores `token` in the browser. */
     cookie: (token: string) => `${COOKIE_NAME}=${token}; HttpOnly; Path=/; SameSite=Lax; Max-Age=${TOKEN_TTL_SECONDS}${secure}`,
     /** The Set-Cookie value that deletes the session cookie. */

@@ -149,8 +149,14 @@ export function bookingRoutes(deps: BookingRoutesDeps) {
     .derive(({ request }) => ({ buyer: auth.require(request, "buyer") }))
     .post(
       "/api/booking",
-      async ({ buyer, body, request, status }) =>
-        status(202, await createBooking(deps, buyer, body, request.headers.get("idempotency-key") ?? undefined)),
+      async ({ buyer, body, request, status, set }) =>
+        status(
+          202,
+          await createBooking(deps, buyer, body, request.headers.get("idempotency-key") ?? undefined, {
+            header: request.headers.get("cookie"),
+            set: (cookie) => void (set.headers["set-cookie"] = cookie),
+          }),
+        ),
       { body: createBookingBody, detail: { summary: "Request seats; 202 once the request is durably queued" } },
     )
 }

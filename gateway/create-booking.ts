@@ -6,6 +6,7 @@ import type { Tracing } from "../shared/tracing.ts"
 import type { AuthUser } from "./auth.ts"
 import type { CommandProducer } from "./command-producer.ts"
 import type { EventCache } from "./event-cache.ts"
+import type { AdmissionCheck } from "./waiting-room/room-routes.ts"
 import { formatSeatPosition, MAX_TICKETS_PER_BOOKING, parseSeatPosition } from "../shared/tickets.ts"
 
 /** The request body of POST /api/booking (already schema-checked). */
@@ -39,7 +40,10 @@ export type PendingBooking = Omit<AcceptedBooking, "status" | "paid_at"> & {
   cancel_requested?: boolean
 }
 
-export type CreateBookingDeps = { redis: Redis; keys: RedisKeys; events: EventCache; commands: CommandProducer; tracing?: Tracing }
+export type CreateBookingDeps = { redis: Redis; keys: RedisKeys; events: EventCache; commands: CommandProducer; tracing?: Tracing; admission?: AdmissionCheck }
+
+/** The request's cookies for the waiting room's admission check, and where to put a cookie it answers. */
+export type BookingCookies = { header: string | null; set: (cookie: string) => void }
 
 /** How long an undecided booking stays readable; the reserver decides in milliseconds unless it is down. */
 export const PENDING_TTL_SECONDS = 24 * 3600
@@ -72,7 +76,7 @@ function checkSelection(body: BookingRequest): [number, number][] {
 }
 
 // Every contract check on the body against the event, then the fail-fast availability check.
-async function checkBooking(deps: CreateBookingDeps, body: BookingRequest) {
+async function checkBooking(deps: CreateBookingDeps, buyer: AuthUser, body: BookingRequest, cookies?: BookingCookies) {
   const seats = checkSelection(body)
   const meta = await deps.events.meta(body.event_id)
   if (!meta) throw new AppError(404, `Event not found: ${body.event_id}`)
@@ -85,6 +89,11 @@ async function checkBooking(deps: CreateBookingDeps, body: BookingRequest) {
     const position = formatSeatPosition(row, seat)
     if (seen.has(position)) invalid("body.seat_positions", `Duplicate seat ${position}`)
     seen.add(position)
+  }
+  // An event with a waiting room takes bookings from admitted buyers only; in memory, from their token, as a rule.
+  if (deps.admission) {
+    const cookie = await deps.admission(buyer, body.event_id, cookies?.header ?? null)
+    if (cookie) cookies?.set(cookie)
   }
   if (meta.status === "sold_out") throw new AppError(400, "No available seats: event is sold out")
   if (!meta.is_active || meta.status !== "available") throw new AppError(400, "Event is not available for booking")
@@ -104,14 +113,14 @@ async function checkBooking(deps: CreateBookingDeps, body: BookingRequest) {
  * `processing` record readable at once, and the reserve command durably in Kafka.
  * With an Idempotency-Key, a repeat returns the first answer and creates nothing.
  */
-export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, body: BookingRequest, idempotencyKey?: string): Promise<AcceptedBooking> {
+export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, body: BookingRequest, idempotencyKey?: string, cookies?: BookingCookies): Promise<AcceptedBooking> {
   const { seats, price } = deps.tracing
     ? await deps.tracing.inSpan(
         "booking.check",
         { attributes: { "booking.event_id": body.event_id, "booking.section": body.section, "booking.subsection": body.subsection, "booking.quantity": body.quantity } },
-        () => checkBooking(deps, body),
+        () => checkBooking(deps, buyer, body, cookies),
       )
-    : await checkBooking(deps, body)
+    : await checkBooking(deps, buyer, body, cookies)
 
   const accepted: AcceptedBooking = {
     id: Bun.randomUUIDv7(),

@@ -50,6 +50,7 @@ test("writes one ticket per seat, the subsection stats and the Redis seat state,
     status: "available",
     stats: { available: 45, reserved: 0, sold: 0, total: 45 },
     hold_seconds: gw.config.holdSeconds,
+    waiting_room: null,
   })
   expect(await announced).toBe(String(event.id))
   subscriber.disconnect()

@@ -7,12 +7,15 @@ import { subsectionLabel, type EventMeta, type RedisKeys } from "../shared/redis
 import { newSeatMap } from "../shared/seat-finder.ts"
 import { listSubsections, totalSeats, validateSeatingConfig, type Subsection } from "./seating.ts"
 import { insertSeats, type EventJson } from "./events-db.ts"
+import { parseRoomSettings, type RoomConfig } from "./waiting-room/admission.ts"
+import { announceRoom } from "./waiting-room/room-settings.ts"
+import { saveRoom } from "./waiting-room/rooms-db.ts"
 
 /** What creating an event writes to. */
 export type CreateEventDeps = { sql: Sql; redis: Redis; keys: RedisKeys; log: Logger; config: Pick<Config, "holdSeconds"> }
 
 /** A create-event request body once its types are checked; the seating configuration is validated here. */
-export type CreateEventInput = { name: string; description: string; venue_name: string; is_active?: boolean; seating_config: unknown; hold_seconds?: unknown }
+export type CreateEventInput = { name: string; description: string; venue_name: string; is_active?: boolean; seating_config: unknown; hold_seconds?: unknown; waiting_room?: unknown }
 
 const requiredTexts = ["name", "description", "venue_name"] as const
 
@@ -36,6 +39,8 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
   }
   const holdSeconds = input.hold_seconds === undefined ? deps.config.holdSeconds : input.hold_seconds
   if (!isHoldSeconds(holdSeconds)) throw new ValidationError([{ field: "body.hold_seconds", message: "hold_seconds must be between 1 and 86400" }])
+  const settings = input.waiting_room == null ? null : parseRoomSettings(input.waiting_room)
+  let room: RoomConfig | null = null
   const config = seating.config
   const isActive = input.is_active ?? true
   const { rows, cols, sections } = config
@@ -50,6 +55,7 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
         RETURNING id, created_at`
       const eventId = Number(event!.id)
       await insertSeats(tx, eventId, config)
+      if (settings) room = (await saveRoom(tx, eventId, sellerId, settings))!
       // Written while the transaction is still open: the event only commits once Redis holds its seats.
       seatStateWrittenFor = eventId
       const meta: EventMeta = {
@@ -76,6 +82,7 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
   // Fresh statistics keep the reserver's ticket updates on primary-key lookups; a table that
   // just grew by a million rows would otherwise be planned as a sequential scan.
   await sql`ANALYZE tickets`
+  if (room) await announceRoom(deps, id, room)
   // Best effort: no gateway can have cached an event that did not exist a moment ago.
   await redis.publish(keys.metaChannel, String(id)).catch((error: unknown) => log.warn("could not announce a new event", { error, eventId: id }))
   const total = totalSeats(config)
@@ -90,6 +97,7 @@ export async function createEvent(deps: CreateEventDeps, sellerId: number, input
     status: "available",
     stats: { available: total, reserved: 0, sold: 0, total },
     hold_seconds: holdSeconds,
+    waiting_room: settings,
   }
 }
 

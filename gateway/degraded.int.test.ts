@@ -96,6 +96,13 @@ describe("Redis stopped (a real redis-server, stopped mid-test and started again
     const accepted = await book()
     expect(accepted.status).toBe(202)
     const id = accepted.body.id as string
+    const withRoom = await gw.call("POST", "/api/event", {
+      cookie: seller.cookie,
+      body: { name: "Queue", description: "A queue", venue_name: "Hall", seating_config: { rows: 1, cols: 1, sections: [{ name: "A", price: 1, subsections: 1 }] }, waiting_room: { admit_per_second: 1 } },
+    })
+    expect(withRoom.status).toBe(201)
+    const room = `/api/event/${withRoom.body.id}/waiting_room`
+    expect((await gw.call("POST", `${room}/join`, { cookie: buyer.cookie })).status).toBe(200)
 
     await scratch.stop()
     try {
@@ -105,6 +112,9 @@ describe("Redis stopped (a real redis-server, stopped mid-test and started again
       expectUnavailable(await timed(gw.call("PATCH", `/api/booking/${id}`, { cookie: buyer.cookie })))
       expectUnavailable(await timed(gw.call("GET", `/api/event/${eventId}/sse`)))
       expectUnavailable(await timed(gw.call("GET", `/api/booking/event/${eventId}/sse`, { cookie: buyer.cookie })))
+      expectUnavailable(await timed(gw.call("POST", `${room}/join`, { cookie: buyer.cookie })))
+      expectUnavailable(await timed(gw.call("GET", room, { cookie: buyer.cookie })))
+      expectUnavailable(await timed(gw.call("GET", `${room}/sse`, { cookie: buyer.cookie })))
       const event = { name: "Show", description: "A show", venue_name: "Hall", seating_config: { rows: 1, cols: 1, sections: [{ name: "A", price: 1, subsections: 1 }] } }
       expectUnavailable(await timed(gw.call("POST", "/api/event", { cookie: seller.cookie, body: event })))
       // PostgreSQL alone serves these.

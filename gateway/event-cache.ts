@@ -1,6 +1,8 @@
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
 import type { EventMeta, RedisKeys } from "../shared/redis-keys.ts"
+import type { RoomConfig } from "./waiting-room/admission.ts"
+import { findRoom } from "./waiting-room/rooms-db.ts"
 
 /**
  * In-process cache of each event's seating map and sale status, so validating a booking
@@ -8,8 +10,18 @@ import type { EventMeta, RedisKeys } from "../shared/redis-keys.ts"
  * event changed, and expire after `ttlMs` in case a message was missed.
  */
 export function createEventCache(deps: { sql: Sql; redis: Redis; keys: RedisKeys }, ttlMs = 2_000, countsMs = 100) {
-  const entries = new Map<number, { meta: EventMeta | null; loadedAt: number; sections: Map<string, EventMeta["sections"][number]> }>()
-  const loading = new Map<number, Promise<EventMeta | null>>()
+  const entries = new Map<number, { meta: EventMeta | null; room: RoomConfig | null; loadedAt: number; sections: Map<string, EventMeta["sections"][number]> }>()
+  const loading = new Map<number, Promise<[EventMeta | null, RoomConfig | null]>>()
+
+  // The waiting room's settings, kept beside the meta (which the reserver rewrites) rather than in it.
+  // Redis holds a copy, null included; PostgreSQL answers when it has none.
+  const loadRoom = async (eventId: number): Promise<RoomConfig | null> => {
+    const raw = await deps.redis.get(deps.keys.roomConfig(eventId))
+    if (raw !== null) return JSON.parse(raw) as RoomConfig | null
+    const found = await findRoom(deps.sql, eventId)
+    if (found) await deps.redis.set(deps.keys.roomConfig(eventId), JSON.stringify(found.room), "NX")
+    return found?.room ?? null
+  }
 
   // Redis holds the meta written at event creation; PostgreSQL answers when Redis lost it.
   const load = async (eventId: number): Promise<EventMeta | null> => {
@@ -38,11 +50,11 @@ export function createEventCache(deps: { sql: Sql; redis: Redis; keys: RedisKeys
     if (hit && now - hit.loadedAt < ttlMs) return hit
     let pending = loading.get(eventId)
     if (!pending) {
-      pending = load(eventId).finally(() => loading.delete(eventId))
+      pending = Promise.all([load(eventId), loadRoom(eventId)]).finally(() => loading.delete(eventId))
       loading.set(eventId, pending)
     }
-    const meta = await pending
-    const entry = { meta, loadedAt: now, sections: new Map(meta?.sections.map((s) => [s.name, s]) ?? []) }
+    const [meta, room] = await pending
+    const entry = { meta, room, loadedAt: now, sections: new Map(meta?.sections.map((s) => [s.name, s]) ?? []) }
     entries.set(eventId, entry)
     return entry
   }
@@ -84,6 +96,10 @@ export function createEventCache(deps: { sql: Sql; redis: Redis; keys: RedisKeys
     /** The event's meta, or null when it does not exist. */
     async meta(eventId: number): Promise<EventMeta | null> {
       return (await get(eventId)).meta
+    },
+    /** The event's waiting-room settings (null: none, or no such event). */
+    async room(eventId: number): Promise<RoomConfig | null> {
+      return (await get(eventId)).room
     },
     /** The section's price and subsection count, or undefined when the event has no such section. */
     async section(eventId: number, name: string) {

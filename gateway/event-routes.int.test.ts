@@ -31,6 +31,7 @@ describe("POST /api/event", () => {
       status: "available",
       stats: { available: 18, reserved: 0, sold: 0, total: 18 },
       hold_seconds: gw.config.holdSeconds,
+      waiting_room: null,
     })
     const [{ tickets }] = await gw.sql<[{ tickets: number }]>`SELECT count(*)::int AS tickets FROM tickets WHERE event_id = ${res.body.id}`
     expect(tickets).toBe(18)

@@ -39,6 +39,7 @@ const createEventBody = t.Object({
   seating_config: t.Unknown({
     description: 'Compact layout, e.g. {"rows": 25, "cols": 20, "sections": [{"name": "A", "price": 2000, "subsections": 2}]}; extra keys are kept',
   }),
+  waiting_room: t.Optional(t.Unknown({ description: 'Optional: {"admit_per_second": 1-100000, "admission_seconds": 10-86400 (default 600)}' })),
 })
 
 /** Event creation (sellers) and the public event, section and seat queries under /api/event. */

@@ -3,6 +3,7 @@ import type { EventMeta } from "../shared/redis-keys.ts"
 import type { SeatingConfig, SectionConfig } from "./seating.ts"
 import { eventCounts, type EventCounts, type SubsectionCounts } from "../shared/live-messages.ts"
 import type { SeatCounts, Ticket } from "../shared/tickets.ts"
+import type { RoomSettings } from "./waiting-room/admission.ts"
 
 /** Seat counts of an event; `total` is the sum of the other three. */
 export type EventStats = EventCounts
@@ -20,6 +21,8 @@ export type EventJson = {
   stats: EventStats
   /** How long a pending_payment booking of this event holds its seats. */
   hold_seconds: number
+  /** The waiting room's settings, or null when the event has none. */
+  waiting_room: RoomSettings | null
 }
 
 /** One subsection's price and counts, as listed in an event's `sections`. */
@@ -45,11 +48,12 @@ const toEvent = (row: EventRow): EventJson => ({
   status: row.status,
   stats: eventCounts(row),
   hold_seconds: row.hold_seconds,
+  waiting_room: row.waiting_room ?? null,
 })
 
 const selectEvents = async (sql: Sql, where: Fragment): Promise<EventJson[]> => {
   const rows = await sql<EventRow[]>`
-    SELECT e.id, e.name, e.description, e.seller_id, e.venue_name, e.seating_config, e.is_active, e.status, e.hold_seconds,
+    SELECT e.id, e.name, e.description, e.seller_id, e.venue_name, e.seating_config, e.is_active, e.status, e.hold_seconds, e.waiting_room,
            coalesce(s.available, 0)::int AS available, coalesce(s.reserved, 0)::int AS reserved, coalesce(s.sold, 0)::int AS sold
     FROM events e
     LEFT JOIN LATERAL (

@@ -30,6 +30,14 @@ export function redisKeys(prefix: string) {
     userChannel: (userId: number) => `${prefix}:ch:user:${userId}`,
     /** Pub/sub: an event's meta changed (status, availability); gateways drop their cached copy. */
     metaChannel: `${prefix}:ch:meta`,
+    /** An event's waiting-room settings as the gateways cache them (JSON `RoomConfig`, or `null` for none); PostgreSQL is the truth. */
+    roomConfig: (eventId: number) => `${prefix}:wr:{${eventId}}:config`,
+    /** One waiting room's join counter (INCR gives the next position); a room turned on again gets a new epoch, so fresh keys. */
+    roomSeq: (eventId: number, epoch: number) => `${prefix}:wr:{${eventId}}:${epoch}:seq`,
+    /** Hash buyer id → position in one waiting room. */
+    roomPositions: (eventId: number, epoch: number) => `${prefix}:wr:{${eventId}}:${epoch}:pos`,
+    /** Sorted set of one room's admission segments `base:ms:rate`, scored by base (see gateway/waiting-room/admission.ts). */
+    roomSegments: (eventId: number, epoch: number) => `${prefix}:wr:{${eventId}}:${epoch}:segs`,
     /** Pattern matching every key under this prefix (used by seed --reset). */
     all: `${prefix}:*`,
   }
