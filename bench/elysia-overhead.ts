@@ -8,6 +8,7 @@ import autocannon from "autocannon"
 import { Elysia } from "elysia"
 import { parseArgs } from "node:util"
 import { createBookingBody } from "../gateway/booking-routes.ts"
+import { bookingRouteLoad } from "./booking-load.ts"
 import { cpuTicks } from "./process-cpu.ts"
 
 const { values: args, positionals } = parseArgs({
@@ -48,13 +49,7 @@ if (positionals[0] === "serve") {
   }
   console.log("ready")
 } else {
-  const load = {
-    url: `http://127.0.0.1:${port}/api/booking`,
-    method: "POST" as const,
-    headers: { "content-type": "application/json", cookie: "fastapiusersauth=x" },
-    body: JSON.stringify({ event_id: 1, section: "A", subsection: 1, seat_selection_mode: "best_available", seat_positions: [], quantity: 2 }),
-    connections: 50,
-  }
+  const load = bookingRouteLoad(port)
   const requests = Number(args.requests)
   for (let round = 1; round <= Number(args.rounds); round++) {
     for (const mode of ["bare", "elysia"]) {

@@ -1,4 +1,3 @@
-import { openapi } from "@elysiajs/openapi"
 import { Elysia, ValidationError as SchemaError, type AnyElysia, type ElysiaAdapter } from "elysia"
 import type Redis from "ioredis"
 import type { Sql } from "postgres"
@@ -8,6 +7,7 @@ import type { Logger } from "../shared/log.ts"
 import { METRICS_CONTENT_TYPE, type Metrics } from "../shared/metrics.ts"
 import type { RedisKeys } from "../shared/redis-keys.ts"
 import type { Tracing } from "../shared/tracing.ts"
+import { apiDocs } from "./api-docs.ts"
 import type { Auth } from "./auth.ts"
 import { bookingRoutes } from "./booking-routes.ts"
 import type { CommandProducer } from "./command-producer.ts"
@@ -178,7 +178,7 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}) {
       return response
     })
     .onParse(parseJsonBody)
-    .use(openapi({ path: "/docs", specPath: "/openapi.json", documentation: { info: { title: "Ticketing API", version: "0.1.0" } } }))
+    .use(apiDocs({ title: "Ticketing API", version: "0.1.0" }))
     .get("/", ({ redirect }) => redirect("/docs"), { detail: { hide: true } })
     .get(
       "/health",

@@ -1,14 +1,16 @@
 import { describe, expect, test } from "bun:test"
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { parse } from "yaml"
 import { loadConfig } from "../shared/config.ts"
+import { prometheusConfig } from "./monitoring/prometheus-config.ts"
 
 // Docker cannot run where the tests run, so this checks what usually drifts: the app's
 // environment against what loadConfig reads, and the addresses against the services.
 
 type Service = {
   image?: string
+  volumes?: string[]
   environment?: Record<string, string | number | boolean | null> | string[]
   ports?: (string | number | { target: number | string; published?: number | string })[]
 }
@@ -121,5 +123,31 @@ describe("docker-compose.yml", () => {
     const defaults = loadConfig({})
     expect(publishedPorts("postgres")).toContainEqual({ host: Number(new URL(defaults.databaseUrl).port), container: 5432 })
     expect(publishedPorts("redis")).toContainEqual({ host: Number(new URL(defaults.redisUrl).port), container: 6379 })
+  })
+
+  test("Prometheus scrapes the published gateway and reserver ports with the alerting rules, as monitoring:start does", () => {
+    const mounts = Object.fromEntries((service("prometheus").volumes ?? []).map((volume) => volume.split(":")).map(([host, container]) => [container!, host!]))
+    const config = parse(readFileSync(join(root, mounts["/etc/prometheus/prometheus.yml"]!), "utf8"))
+    const rules = config.rule_files as string[]
+    for (const file of rules) expect(existsSync(join(root, mounts[file]!))).toBe(true)
+    const gateway = `gateway:${loadConfig(environmentOf("gateway")).port}`
+    const reserver = `reserver:${loadConfig(environmentOf("reserver")).metricsPort}`
+    expect(config).toEqual(JSON.parse(prometheusConfig({ gateway, reserver, ruleFiles: rules, intervalSeconds: 5 })))
+  })
+
+  test("Grafana is provisioned with the dashboards in the repository and a data source at the Prometheus service", () => {
+    const mounts = Object.fromEntries((service("grafana").volumes ?? []).map((volume) => volume.split(":")).map(([host, container]) => [container!, host!]))
+    const provisioning = join(root, mounts["/etc/grafana/provisioning"]!)
+    const dashboards = parse(readFileSync(join(provisioning, "dashboards", "ticketing.yml"), "utf8")).providers[0].options.path as string
+    expect(existsSync(join(root, mounts[dashboards]!, "ticketing.json"))).toBe(true)
+    expect(environmentOf("grafana").GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(`${dashboards}/ticketing.json`)
+    const [source] = parse(readFileSync(join(provisioning, "datasources", "prometheus.yml"), "utf8")).datasources
+    expect(source.url).toBe("http://prometheus:9090")
+    expect(publishedPorts("prometheus")).toContainEqual({ host: 9090, container: 9090 })
+    expect(publishedPorts("grafana")).toContainEqual({ host: 3000, container: 3000 })
+    // Every panel queries the data source provisioned here.
+    const dashboard = JSON.parse(readFileSync(join(root, mounts[dashboards]!, "ticketing.json"), "utf8")) as { panels: { type: string; datasource?: { uid: string } }[] }
+    const uids = new Set(dashboard.panels.filter((p) => p.type !== "row").map((p) => p.datasource?.uid))
+    expect([...uids]).toEqual([source.uid])
   })
 })

@@ -1,7 +1,8 @@
 // Turns a V8/JSC `.cpuprofile` (what `bun --cpu-prof` writes) into a flame graph SVG that any
 // browser opens (hover a frame for its numbers), plus the top frames by self and total time.
 //
-//   bun profiles/flamegraph.ts <file.cpuprofile> [out.svg]
+//   bun profiles/flamegraph.ts <file.cpuprofile> [out.svg] [--min-width 0.3] [--title <text>]
+//   (a --min-width of 1 or 2 pixels keeps an SVG meant for the repository to a few hundred KB)
 
 type CallFrame = { functionName: string; url: string; lineNumber: number }
 type ProfileNode = { id: number; callFrame: CallFrame; children?: number[]; hitCount?: number }
@@ -9,8 +10,11 @@ type CpuProfile = { nodes: ProfileNode[]; samples?: number[] }
 
 type Frame = { name: string; self: number; total: number; children: Frame[] }
 
+// Paths are shown from the repository's top-level folder, whichever checkout the profile was taken in.
+const inCheckout = /^.*?\/((?:gateway|reserver|shared|bench|testing|profiles|infra|native)\/)/
+
 const frameName = ({ functionName, url, lineNumber }: CallFrame) => {
-  const file = url ? url.replace(/^file:\/\//, "").replace(/^.*\/(node_modules\/)/, "$1").replace(/^.*\/work\/main\//, "") : ""
+  const file = url ? url.replace(/^file:\/\//, "").replace(/^.*\/(node_modules\/)/, "$1").replace(inCheckout, "$1") : ""
   return `${functionName || "(anonymous)"}${file ? ` ${file}:${lineNumber + 1}` : ""}`
 }
 
@@ -47,14 +51,15 @@ export function topFrames(root: Frame, limit = 15) {
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/"/g, "&quot;")
 
-/** Renders the call tree as a flame graph: root at the bottom, width proportional to samples. */
-export function flameGraphSvg(root: Frame, title: string): string {
+/** Renders the call tree as a flame graph: root at the bottom, width proportional to samples; frames narrower than `minWidth` pixels are left out. */
+export function flameGraphSvg(root: Frame, title: string, minWidth = 0.3): string {
   const width = 1200
   const rowHeight = 16
-  const depthOf = (f: Frame): number => 1 + Math.max(0, ...f.children.map(depthOf))
+  const scale = (width - 20) / Math.max(1, root.total)
+  // Only drawn frames count, so leaving out narrow ones also leaves out the height they took.
+  const depthOf = (f: Frame): number => 1 + Math.max(0, ...f.children.filter((c) => c.total * scale >= minWidth).map(depthOf))
   const depth = depthOf(root)
   const height = depth * rowHeight + 40
-  const scale = (width - 20) / Math.max(1, root.total)
   const rects: string[] = []
   const colour = (name: string) => {
     if (name.includes("node_modules")) return "hsl(200, 60%, 70%)"
@@ -63,7 +68,7 @@ export function flameGraphSvg(root: Frame, title: string): string {
   }
   const draw = (frame: Frame, x: number, level: number) => {
     const w = frame.total * scale
-    if (w < 0.3) return
+    if (w < minWidth) return
     const y = height - 10 - (level + 1) * rowHeight
     const pct = ((frame.total / root.total) * 100).toFixed(2)
     const label = w > 40 ? esc(frame.name.slice(0, Math.floor(w / 6.5))) : ""
@@ -87,13 +92,15 @@ export function flameGraphSvg(root: Frame, title: string): string {
 }
 
 if (import.meta.main) {
-  const [input, output = input?.replace(/\.cpuprofile$/, ".svg")] = process.argv.slice(2)
+  const { parseArgs } = await import("node:util")
+  const { values: options, positionals } = parseArgs({ allowPositionals: true, options: { "min-width": { type: "string", default: "0.3" }, title: { type: "string" } } })
+  const [input, output = input?.replace(/\.cpuprofile$/, ".svg")] = positionals
   if (!input) {
-    console.error("usage: bun profiles/flamegraph.ts <file.cpuprofile> [out.svg]")
+    console.error("usage: bun profiles/flamegraph.ts <file.cpuprofile> [out.svg] [--min-width 0.3] [--title <text>]")
     process.exit(2)
   }
   const root = callTree((await Bun.file(input).json()) as CpuProfile)
-  await Bun.write(output!, flameGraphSvg(root, input.split("/").at(-1)!))
+  await Bun.write(output!, flameGraphSvg(root, options.title ?? input.split("/").at(-1)!, Number(options["min-width"])))
   const top = topFrames(root)
   const line = ([name, n]: [string, number]) => `  ${((n / top.samples) * 100).toFixed(1).padStart(5)}%  ${name}`
   console.log([`flame graph: ${output}`, "top by self time:", ...top.bySelf.map(line), "top by total time:", ...top.byTotal.map(line)].join("\n"))

@@ -2,8 +2,10 @@
 // graph SVG and the top frames next to the profile in profiles/out/ (git-ignored).
 //
 //   npm start                                   # in another shell (services, reserver, seed)
-//   npm run profile:gateway -- [--requests 40000] [--seats 50k]
+//   npm run profile:gateway -- [--requests 40000] [--seats 50k] [--port 8210]
 //   npm run profile:reserver -- [--commands 100000]
+//   npm run profile:reserver -- --idle 60 [--checkout <dir>]   # reserver/main.ts with nothing to do
+//                                          (services only; --checkout profiles another worktree's)
 import { mkdirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
@@ -17,6 +19,9 @@ const { values: args, positionals } = parseArgs({
     seats: { type: "string", default: "50k" },
     commands: { type: "string", default: "100000" },
     concurrency: { type: "string", default: "64" },
+    port: { type: "string", default: "8210" },
+    idle: { type: "string" },
+    checkout: { type: "string", default: root },
   },
 })
 const target = positionals[0]
@@ -34,7 +39,7 @@ const bun = process.execPath
 async function profileGateway() {
   await requireStack()
   await reseed(args.seats)
-  const port = 8210
+  const port = Number(args.port)
   const gateway = Bun.spawn([bun, "--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}.cpuprofile`, join(root, "gateway/main.ts")], {
     env: { ...process.env, PORT: String(port), LOG_LEVEL: "warn" },
     stdout: "inherit",
@@ -62,13 +67,28 @@ async function profileReserver() {
   if ((await drain.exited) !== 0) throw new Error("the drain benchmark failed")
 }
 
+// An idle reserver: what it does while no command arrives (its own process, as npm start runs it).
+async function profileIdleReserver(seconds: number) {
+  const reserver = Bun.spawn([bun, "--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}.cpuprofile`, "reserver/main.ts"], {
+    cwd: args.checkout,
+    env: { ...process.env, LOG_LEVEL: "warn" },
+    stdout: "inherit",
+    stderr: "inherit",
+  })
+  say(`profiling the reserver of ${args.checkout} for ${seconds} s with nothing to decide`)
+  await Bun.sleep(seconds * 1000)
+  reserver.kill("SIGINT")
+  await reserver.exited
+}
+
 if (target === "gateway") await profileGateway()
+else if (args.idle) await profileIdleReserver(Number(args.idle))
 else await profileReserver()
 
 const file = join(outDir, `${name}.cpuprofile`)
 if (!readdirSync(outDir).includes(`${name}.cpuprofile`)) throw new Error(`no profile written at ${file}`)
 const tree = callTree(await Bun.file(file).json())
-await Bun.write(join(outDir, `${name}.svg`), flameGraphSvg(tree, `${target} under load, ${stamp}`))
+await Bun.write(join(outDir, `${name}.svg`), flameGraphSvg(tree, `${target} ${args.idle && target === "reserver" ? `idle for ${args.idle} s` : "under load"}, ${stamp}`))
 const top = topFrames(tree, 20)
 const line = ([frame, n]: [string, number]) => `  ${((n / top.samples) * 100).toFixed(1).padStart(5)}%  ${frame}`
 const summary = [`profile: ${file}`, `flame graph: ${join(outDir, `${name}.svg`)}`, "top by self time:", ...top.bySelf.map(line), "top by total time:", ...top.byTotal.map(line)].join("\n")

@@ -57,7 +57,11 @@ export function createCommandConsumer(options: ConsumerOptions) {
     // A member that died without leaving is noticed after sessionTimeout; batches heartbeat while they run.
     sessionTimeout: options.sessionTimeoutMs ?? 10_000,
     heartbeatInterval: HEARTBEAT_MS,
-    maxWaitTimeInMs: 100,
+    // The broker answers a fetch as soon as a command arrives (minBytes 1), so the wait bounds only
+    // an idle member's fetch rate: at 100 ms, ten empty fetches a second were most of an idle
+    // reserver's CPU (profiles/README.md). One second keeps a heartbeat (sent after each fetch) per
+    // HEARTBEAT_MS, well inside the session timeout, and notices a rebalance within a second.
+    maxWaitTimeInMs: 1_000,
   })
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {

@@ -23,27 +23,33 @@ function fakeConsumer(startFails = false): Fake {
   return fake
 }
 
-function setup(options: { startFails?: (n: number) => boolean; offsets?: () => PartitionOffsets[] } = {}) {
+function setup(options: { startFails?: (n: number) => boolean; quietCheckMs?: number; now?: () => number } = {}) {
   const created: Fake[] = []
   const gaveUp: unknown[] = []
   const reasons: string[] = []
   let offsets: PartitionOffsets[] = [{ partition: 0, committed: 0, high: 0 }]
+  let reads = 0
   const watchdog = createConsumerWatchdog({
     create: () => {
       const fake = fakeConsumer(options.startFails?.(created.length) ?? false)
       created.push(fake)
       return fake
     },
-    offsets: async () => offsets,
+    offsets: async () => {
+      reads++
+      return offsets
+    },
     log: testLogger(),
     stallMs: 300,
     giveUpMs: 1_000,
     checkMs: 20,
+    quietCheckMs: options.quietCheckMs,
     reportAfterMs: 200,
+    now: options.now,
     onGiveUp: (error) => gaveUp.push(error),
     onRecreate: (reason) => reasons.push(reason),
   })
-  return { watchdog, created, gaveUp, reasons, setOffsets: (o: PartitionOffsets[]) => (offsets = o) }
+  return { watchdog, created, gaveUp, reasons, setOffsets: (o: PartitionOffsets[]) => (offsets = o), reads: () => reads }
 }
 
 describe("consumer watchdog", () => {
@@ -95,6 +101,31 @@ describe("consumer watchdog", () => {
     await Bun.sleep(500)
     expect(watchdog.undecided()).toBe(0)
     expect(reasons).toEqual([])
+    await watchdog.stop()
+  })
+
+  test("while nothing waits and nothing runs, the offsets are read at the quiet interval, not every check", async () => {
+    const { watchdog, reads } = setup({ quietCheckMs: 60_000 })
+    await watchdog.start()
+    await Bun.sleep(400)
+    // The first read finds nothing waiting; the next would be a minute later (every 20 ms before).
+    expect(reads()).toBe(1)
+    await watchdog.stop()
+  })
+
+  test("commands first seen after a quiet read count as waiting since that read, so a stall is acted on no later", async () => {
+    let clock = 0
+    const { watchdog, reasons, setOffsets, reads } = setup({ quietCheckMs: 40, now: () => clock })
+    await watchdog.start()
+    await eventually(() => (reads() > 0 ? true : undefined), 1_000, "a first read")
+    // Half a second passes quietly (more than stallMs, less than giveUpMs); the commands arrived at
+    // some point in it, with no decision since.
+    clock = 500
+    setOffsets([{ partition: 0, committed: 5, high: 8 }])
+    await eventually(() => (watchdog.undecided() === 3 ? true : undefined), 1_000, "the lag")
+    expect(watchdog.stalledSeconds()).toBe(0.5)
+    await eventually(() => (reasons.length > 0 ? true : undefined), 1_000, "a recreation")
+    expect(reasons[0]).toBe("stalled")
     await watchdog.stop()
   })
 

@@ -28,7 +28,10 @@ export type WatchdogOptions = {
   /** Recreating has failed for this long: `onGiveUp` is called (main.ts exits non-zero for its supervisor). */
   giveUpMs: number
   onGiveUp: (error: unknown) => void
+  /** Offsets are read this often while commands wait, a batch ran since the last read, or the member is not running (default 1 s). */
   checkMs?: number
+  /** Offsets are read this often while nothing waits and no batch runs (default: half of the shorter of stallMs and reportAfterMs). */
+  quietCheckMs?: number
   /** Undecided commands waiting this long make /health answer 503 (default STALL_REPORT_MS). */
   reportAfterMs?: number
   /** Called once per recreation, with the reason (metrics). */
@@ -53,6 +56,10 @@ export function createConsumerWatchdog(options: WatchdogOptions) {
   const { log } = options
   const now = options.now ?? Date.now
   const checkMs = options.checkMs ?? 1_000
+  // Reading the offsets is a few Kafka requests; once a second it was most of an idle reserver's CPU
+  // (profiles/README.md). While all is quiet they are read less often, which delays nothing: lag first
+  // seen after a quiet read is dated back to that read (see check), so a stall is acted on no later.
+  const quietCheckMs = options.quietCheckMs ?? Math.max(checkMs, Math.min(options.stallMs, options.reportAfterMs ?? STALL_REPORT_MS) / 2)
   let current: WatchedConsumer | undefined
   let state: "stopped" | "starting" | "running" | "crashed" = "stopped"
   let crash: string | undefined
@@ -61,6 +68,9 @@ export function createConsumerWatchdog(options: WatchdogOptions) {
   const waiting = new Map<number, { committed: number; since: number }>()
   let undecided = 0
   let offsetsError: string | undefined
+  // When the offsets were last read, unless that read failed; and whether a batch completed since.
+  let lastRead: number | undefined
+  let progressedSinceRead = false
   let lastRecreated = -Infinity
   let recreating: Promise<void> | undefined
   let timer: Timer | undefined
@@ -128,6 +138,11 @@ export function createConsumerWatchdog(options: WatchdogOptions) {
   const check = async () => {
     try {
       const partitions = watched(await withTimeout(options.offsets(), 5_000, "reading the group's offsets"))
+      const readAt = now()
+      // Commands first seen waiting now arrived after the previous read: they may have waited since then.
+      const arrivedAfter = lastRead ?? readAt
+      lastRead = readAt
+      progressedSinceRead = false
       offsetsError = undefined
       undecided = 0
       const seen = new Set<number>()
@@ -137,11 +152,13 @@ export function createConsumerWatchdog(options: WatchdogOptions) {
         if (lag === 0) continue
         seen.add(partition)
         const w = waiting.get(partition)
-        if (!w || w.committed !== committed) waiting.set(partition, { committed, since: now() })
+        if (!w) waiting.set(partition, { committed, since: arrivedAfter })
+        else if (w.committed !== committed) waiting.set(partition, { committed, since: readAt })
       }
       for (const partition of waiting.keys()) if (!seen.has(partition)) waiting.delete(partition)
     } catch (error) {
       offsetsError = error instanceof Error ? error.message : String(error)
+      lastRead = undefined
     }
     // A crashed member counts too, in case its crash was never reported as final.
     const idle = state === "crashed" || (state === "running" && current?.inFlight() === 0)
@@ -154,11 +171,15 @@ export function createConsumerWatchdog(options: WatchdogOptions) {
     }
   }
 
+  const quiet = () => lastRead !== undefined && waiting.size === 0 && !progressedSinceRead && state === "running" && current?.inFlight() === 0
   const schedule = () => {
-    timer = setTimeout(async () => {
-      await check()
-      if (!stopped) schedule()
-    }, checkMs)
+    timer = setTimeout(
+      async () => {
+        await check()
+        if (!stopped) schedule()
+      },
+      quiet() ? quietCheckMs : checkMs,
+    )
   }
 
   return {
@@ -182,6 +203,7 @@ export function createConsumerWatchdog(options: WatchdogOptions) {
     /** A batch was committed: its partition's wait is over, even before the next check reads the offsets. */
     progressed(partition: number) {
       waiting.delete(partition)
+      progressedSinceRead = true
     },
     /** Undecided commands on the watched partitions at the last check. */
     undecided: () => undecided,

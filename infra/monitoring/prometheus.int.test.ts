@@ -1,7 +1,8 @@
 // A real Prometheus, loading alerts.yml, scrapes a gateway and a reserver started as processes on
-// the local services: every metric the rules read is one the processes expose, nothing fires
-// while both run, and a reserver killed with -9 fires TicketingProcessDown. The rules' `for`
-// durations are cut to 2 s here (their timing is promtool's test, alerts.test.yml).
+// the local services: every metric the rules and the Grafana dashboard read is one the processes
+// expose, every dashboard query is one Prometheus evaluates, nothing fires while both run, and a
+// reserver killed with -9 fires TicketingProcessDown. The rules' `for` durations are cut to 2 s
+// here (their timing is promtool's test, alerts.test.yml).
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -13,6 +14,9 @@ import { prometheusConfig } from "./prometheus-config.ts"
 const root = join(import.meta.dir, "..", "..")
 const dir = mkdtempSync(join(tmpdir(), "prometheus-int-"))
 const rules = parse(readFileSync(join(import.meta.dir, "alerts.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string; for?: string }[] }[] }
+type Panel = { title: string; targets?: { expr: string }[] }
+const dashboard = JSON.parse(readFileSync(join(import.meta.dir, "grafana", "dashboards", "ticketing.json"), "utf8")) as { panels: Panel[] }
+const dashboardQueries = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map(({ expr }) => ({ panel: panel.title, expr })))
 const ports = { gateway: freePort(), reserver: freePort(), prometheus: freePort() }
 const spawned: ReturnType<typeof Bun.spawn>[] = []
 let db: TestDatabase
@@ -58,22 +62,38 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-test("every metric the rules read is exposed by the gateway or the reserver", async () => {
+/**
+ * Every series name the two processes expose: each family their /metrics declares with `# TYPE`
+ * (the process_* ones too: shared/metrics.ts writes them itself), and for a histogram only the
+ * _bucket, _sum and _count series Prometheus stores for it.
+ */
+async function exposedNames(): Promise<Set<string>> {
   const exposed = new Set<string>()
   for (const port of [ports.gateway, ports.reserver]) {
     const text = await (await get(`http://127.0.0.1:${port}/metrics`)).text()
     for (const [, name, type] of text.matchAll(/^# TYPE (\w+) (\w+)$/gm)) {
-      exposed.add(name!)
       if (type === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) exposed.add(name + suffix)
+      else exposed.add(name!)
     }
   }
-  // What is left of an expression without label matchers, ranges, `by (...)` and function names.
-  const namesIn = (expr: string) =>
+  return exposed
+}
+
+// PromQL words that are not series names.
+const KEYWORDS = new Set(["and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"])
+
+/** The series names an expression reads: what is left without label matchers, ranges, `by (...)`, function names and keywords. */
+const namesIn = (expr: string) =>
+  (
     expr
-      .replace(/\{[^}]*\}|\[[^\]]*\]|\bby \([^)]*\)/g, " ")
-      .match(/\b[a-z_:][a-z0-9_:]*\b(?!\s*\()/g) ?? []
+      .replace(/\{[^}]*\}|\[[^\]]*\]|\b(by|without) \([^)]*\)/g, " ")
+      .match(/\b[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()/g) ?? []
+  ).filter((name) => !KEYWORDS.has(name))
+
+test("every metric the rules read is exposed by the gateway or the reserver", async () => {
+  const exposed = await exposedNames()
   // `up` is Prometheus's own series for each target.
-  const metrics = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => namesIn(r.expr))).filter((name) => name !== "and" && name !== "up"))
+  const metrics = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => namesIn(r.expr))).filter((name) => name !== "up"))
   expect([...metrics].sort()).toEqual([
     "dependency_up",
     "http_request_duration_seconds_bucket",
@@ -84,6 +104,48 @@ test("every metric the rules read is exposed by the gateway or the reserver", as
     "reserver_undecided_commands",
   ])
   for (const name of metrics) expect({ name, exposed: exposed.has(name) }).toEqual({ name, exposed: true })
+})
+
+test("every metric the Grafana dashboard queries is exposed, and Prometheus evaluates every query", async () => {
+  const exposed = await exposedNames()
+  const metrics = new Set(dashboardQueries.flatMap(({ expr }) => namesIn(expr)))
+  // The list guards against the name scan finding nothing; every name on it must be exposed.
+  expect([...metrics].sort()).toEqual([
+    "dependency_up",
+    "http_request_duration_seconds_bucket",
+    "http_requests_total",
+    "kafka_consumer_lag",
+    "kafka_produce_batch_messages_bucket",
+    "kafka_produce_batch_messages_count",
+    "kafka_produce_batch_messages_sum",
+    "kafka_produce_duration_seconds_bucket",
+    "kafka_produced_messages_total",
+    "live_updates_channels",
+    "process_cpu_seconds_total",
+    "process_heap_bytes",
+    "process_resident_memory_bytes",
+    "reserver_batch_duration_seconds_bucket",
+    "reserver_batch_size_bucket",
+    "reserver_batch_size_count",
+    "reserver_batch_size_sum",
+    "reserver_commands_total",
+    "reserver_consumer_restarts_total",
+    "reserver_consumer_up",
+    "reserver_decision_stall_seconds",
+    "reserver_undecided_commands",
+    "sse_event_feeds",
+    "sse_streams_open",
+  ])
+  const missing = [...metrics].filter((name) => !exposed.has(name))
+  expect(missing).toEqual([])
+  // Grafana replaces $__rate_interval with a range of at least four scrapes.
+  const failed: { panel: string; expr: string; error: string }[] = []
+  for (const { panel, expr } of dashboardQueries) {
+    const url = `http://127.0.0.1:${ports.prometheus}/api/v1/query?query=${encodeURIComponent(expr.replaceAll("$__rate_interval", "10s"))}`
+    const answer = (await (await get(url)).json()) as { status: string; error?: string }
+    if (answer.status !== "success") failed.push({ panel, expr, error: answer.error ?? answer.status })
+  }
+  expect(failed).toEqual([])
 })
 
 test("both targets up and nothing firing; a reserver killed with -9 fires TicketingProcessDown", async () => {

@@ -5,7 +5,8 @@ import { join } from "node:path"
 const root = join(import.meta.dir, "../..")
 
 // Left out of the bundle and loaded from node_modules at run time: @platformatic/kafka reads a
-// .wasm file next to its own module, which a bundle would not have beside it.
+// .wasm file next to its own module, which a bundle would not have beside it. (The /docs page's
+// swagger-ui-dist files are read from node_modules too: gateway/api-docs.ts resolves them.)
 const EXTERNAL = ["@platformatic/kafka"]
 
 /** Runs `bun build --target=node` into `outdir`; answers the bundle's path, or throws with the build's stderr. */

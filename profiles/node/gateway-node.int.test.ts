@@ -92,3 +92,12 @@ test("under Node, the gateway bundle signs users in and answers a booking 202 on
   expect({ status: booking.status, output }).toEqual({ status: 202, output: expect.any(String) })
   expect(booking.body).toMatchObject({ status: "processing", quantity: 2 })
 }, 60_000)
+
+test("under Node, /docs and the reference UI's assets are served by the bundle", async () => {
+  const docs = await fetch(`${base}/docs`)
+  expect(docs.status).toBe(200)
+  expect(await docs.text()).toContain('src="/docs/assets/swagger-ui-bundle.js"')
+  const script = await fetch(`${base}/docs/assets/swagger-ui-bundle.js`)
+  expect({ status: script.status, type: script.headers.get("content-type") }).toEqual({ status: 200, type: "text/javascript; charset=utf-8" })
+  expect((await script.text()).length).toBeGreaterThan(100_000)
+})
