@@ -132,9 +132,15 @@ test("every metric the Grafana dashboard queries is exposed, and Prometheus eval
     "reserver_consumer_restarts_total",
     "reserver_consumer_up",
     "reserver_decision_stall_seconds",
+    "reserver_expiries_total",
+    "reserver_expiry_lag_seconds_bucket",
+    "reserver_live_holds",
     "reserver_undecided_commands",
     "sse_event_feeds",
     "sse_streams_open",
+    "waiting_room_admitted",
+    "waiting_room_streams",
+    "waiting_room_waiting",
   ])
   const missing = [...metrics].filter((name) => !exposed.has(name))
   expect(missing).toEqual([])
