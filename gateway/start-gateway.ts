@@ -12,8 +12,9 @@ import { createGatewayRedis, createGatewaySql } from "./gateway-clients.ts"
 import { createHealthCheck } from "./health.ts"
 import { createHttpTracing } from "./http-observability.ts"
 import { createRedisFanout } from "./live/redis-fanout.ts"
+import { listen, runtime } from "./runtime.ts"
 
-/** The gateway's composition root: reads `env`, builds the clients, listens and owns shutdown (gateway/main.ts under Bun, profiles/node/ under Node). */
+/** The gateway's composition root: reads `env`, builds the clients, listens and owns shutdown (gateway/main.ts under Bun and Deno, profiles/node/ under Node). */
 export async function startGateway(env: Parameters<typeof loadConfig>[0], options: GatewayOptions = {}): Promise<void> {
   const config = loadConfig(env)
   // Tracing is on only when an OTLP endpoint is configured; otherwise nothing of OpenTelemetry is loaded.
@@ -58,14 +59,13 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
     },
     options,
   )
-  app.listen({ hostname: config.host, port: config.port })
-  log.info(`gateway listening on :${config.port}`, { host: config.host, port: config.port })
+  const server = listen(app, { hostname: config.host, port: config.port })
+  log.info(`gateway listening on :${server.port}`, { host: config.host, port: server.port, runtime })
 
   onShutdown(log, async () => {
     // Ends the open event streams first: the server waits for every open answer before it stops.
     await live.close()
-    // Elysia's Node adapter does not record its server, so app.stop() would throw there; exiting closes it.
-    if (app.server) await app.stop()
+    await server.stop()
     await producer.close()
     await Promise.allSettled([admin.disconnect(), sql.end({ timeout: 5 }), redis.quit(), tracing?.shutdown()])
   })

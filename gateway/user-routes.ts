@@ -3,6 +3,7 @@ import type { Sql } from "postgres"
 import { AppError, ValidationError } from "../shared/errors.ts"
 import type { Auth } from "./auth.ts"
 import { findUserByEmail, insertUser } from "./users-db.ts"
+import { password } from "./runtime.ts"
 
 /** What the user routes need. */
 export type UserRoutesDeps = { sql: Sql; auth: Auth }
@@ -43,7 +44,7 @@ export function userRoutes({ sql, auth }: UserRoutesDeps) {
         checkLengths(body.password, body.name)
         const user = await insertUser(sql, {
           email: body.email,
-          hashedPassword: await Bun.password.hash(body.password),
+          hashedPassword: await password.hash(body.password),
           name: body.name,
           role: body.role ?? "buyer",
         })
@@ -56,7 +57,7 @@ export function userRoutes({ sql, auth }: UserRoutesDeps) {
       "/api/user/login",
       async ({ body, set }) => {
         const found = await findUserByEmail(sql, body.email)
-        if (found === undefined || !(await Bun.password.verify(body.password, found.hashed_password))) {
+        if (found === undefined || !(await password.verify(body.password, found.hashed_password))) {
           throw new AppError(400, "LOGIN_BAD_CREDENTIALS")
         }
         const { hashed_password: _, ...user } = found
