@@ -11,7 +11,7 @@ import { createEventCache } from "./event-cache.ts"
 import { createGatewayRedis, createGatewaySql } from "./gateway-clients.ts"
 import { createHealthCheck } from "./health.ts"
 import { createHttpTracing } from "./http-observability.ts"
-import { createRedisFanout } from "./live/redis-fanout.ts"
+import { createRedisFanout, liveConnectionName } from "./live/redis-fanout.ts"
 import { listen, runtime } from "./runtime.ts"
 
 /** The gateway's composition root: reads `env`, builds the clients, listens and owns shutdown (gateway/main.ts under Bun and Deno, profiles/node/ under Node). */
@@ -35,7 +35,7 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
   const keys = redisKeys(config.redisPrefix)
   const events = createEventCache({ sql, redis, keys })
   // One subscriber connection per process, shared by every stream and the meta channel (see live/redis-fanout.ts).
-  const subscriber = redis.duplicate({ autoResubscribe: false })
+  const subscriber = redis.duplicate({ autoResubscribe: false, connectionName: liveConnectionName(String(process.pid)) })
   subscriber.on("error", (error) => log.warn("redis subscriber error", { error: error.message }))
   const live = createRedisFanout(subscriber, log)
   // An event whose status changed is dropped from the cache.
