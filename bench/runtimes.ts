@@ -121,7 +121,7 @@ const results: Result[] = []
 const versionOf = async (command: string[]) => (await new Response(Bun.spawn(command, { stdout: "pipe" }).stdout).text()).split("\n")[0]!.trim()
 const versions: Record<Runtime, () => Promise<string>> = {
   bun: async () => `Bun ${Bun.version}`,
-  deno: () => versionOf([deno, "--version"]),
+  deno: async () => `Deno ${(await versionOf([deno, "--version"])).split(" ")[1]}`,
   node: async () => `Node ${await versionOf(["node", "--version"])}`,
 }
 
@@ -164,8 +164,17 @@ const summary = table(
   ]),
 )
 const stepRows = (steps: Step[]) =>
-  steps.map((s) => [s.target, s.achieved, s.p50.toFixed(1), s.p99.toFixed(1), s.errors, Object.entries(s.statuses).map(([c, n]) => `${c}: ${n}`).join(", "), ms(s.cpuSeconds, 2)])
-const stepHeader = ["target req/s", "achieved req/s", "p50 ms", "p99 ms", "errors", "statuses", "server CPU s"]
+  steps.map((s) => [
+    s.target,
+    s.achieved,
+    s.p50.toFixed(1),
+    s.p99.toFixed(1),
+    s.errors,
+    Object.entries(s.statuses).map(([c, n]) => `${c}: ${n}`).join(", "),
+    ms(s.cpuSeconds, 2),
+    ms(cpuPerAccepted(s), 3),
+  ])
+const stepHeader = ["target req/s", "achieved req/s", "p50 ms", "p99 ms", "errors", "statuses", "server CPU s", "CPU ms per 202"]
 const markdown = [
   `# Runtimes, ${new Date().toISOString()}`,
   `Machine: ${machine()}. The gateway, the reserver, Kafka, PostgreSQL, Redis and the load generator (autocannon, in this process) share it; one server under load at a time.`,
