@@ -40,7 +40,7 @@ export function userRoutes({ sql, auth }: UserRoutesDeps) {
   return new Elysia({ detail: { tags: ["Users"] } })
     .post(
       "/api/user",
-      async ({ body, status }) => {
+      async ({ body, set }) => {
         checkLengths(body.password, body.name)
         const user = await insertUser(sql, {
           email: body.email,
@@ -49,7 +49,9 @@ export function userRoutes({ sql, auth }: UserRoutesDeps) {
           role: body.role ?? "buyer",
         })
         if (user === undefined) throw new AppError(409, `User with email ${body.email} already exists`)
-        return status(201, user)
+        // set.status, not status(201, …), for the span's status code on Deno (see booking-routes.ts).
+        set.status = 201
+        return user
       },
       { parse: "json", transform: normaliseBodyEmail, body: createUserBody, detail: { summary: "Create a user" } },
     )
