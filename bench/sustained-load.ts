@@ -9,145 +9,22 @@
 // --with-room ramps the booking route a second time, in the same run, with a waiting room on event 1
 // (admit_per_second 100000, so the buyer is admitted at once) and the buyer's admission token sent
 // with each request: the room's cost on the hot path, as the difference between the two ceilings.
-import autocannon from "autocannon"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
+import { rampAndCeiling, rampFrom, rampOptions, type Step } from "./ceiling.ts"
 import { lineChart, table, writeReport } from "./report.ts"
-import { baseUrl, bookingBody, login, machine, reserverLag, waitForDrain, openStores, percentile, readEvent, requireStack, reseed, root, say, type EventShape } from "./stack.ts"
+import { baseUrl, bookingBody, login, machine, reserverLag, waitForDrain, openStores, readEvent, requireStack, reseed, root, say, type EventShape } from "./stack.ts"
 
 const { values: args } = parseArgs({
   options: {
-    rates: { type: "string", default: "500,1000,1400,2000,3000,5000,7500,10000,12500,15000,20000" },
-    duration: { type: "string", default: "10" },
-    seats: { type: "string", default: "1m" },
-    "p99-limit": { type: "string", default: "50" },
-    "ceiling-steps": { type: "string", default: "4" },
-    warmup: { type: "string", default: "5" },
+    ...rampOptions,
     reference: { type: "boolean", default: true },
     "no-reference": { type: "boolean", default: false },
     "with-room": { type: "boolean", default: false },
   },
 })
-const rates = args.rates.split(",").map(Number)
-const duration = Number(args.duration)
-const p99Limit = Number(args["p99-limit"])
-
-type Step = {
-  target: number
-  achieved: number
-  avg: number
-  p50: number
-  p95: number
-  p99: number
-  max: number
-  statuses: Record<string, number>
-  errors: number
-  perSecond: { second: number; requests: number; p99: number }[]
-  /** Booking route: commands the reserver had not decided when the step ended, and how long it took to catch up. */
-  backlog?: { atEnd: number; drainSeconds: number }
-}
-
-const passes = (s: Step) => s.p99 <= p99Limit && s.errors === 0 && s.achieved >= s.target * 0.97
-
-// One fixed-rate run; latencies are collected per response so p95 and a per-second series exist.
-async function runStep(url: string, rate: number, headers: Record<string, string>, body: () => string, seconds = duration): Promise<Step> {
-  const latencies: number[] = []
-  const buckets = new Map<number, number[]>()
-  const statuses: Record<string, number> = {}
-  const started = Date.now()
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url,
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        connections: Math.min(400, Math.max(20, Math.ceil(rate / 40))),
-        overallRate: rate,
-        duration: seconds,
-        timeout: 5,
-        requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
-      },
-      (error, result) => (error ? reject(error) : resolve(result)),
-    )
-    instance.on("response", (_client, status, _bytes, ms) => {
-      latencies.push(ms)
-      statuses[status] = (statuses[status] ?? 0) + 1
-      const second = Math.floor((Date.now() - started) / 1000)
-      let bucket = buckets.get(second)
-      if (!bucket) buckets.set(second, (bucket = []))
-      bucket.push(ms)
-    })
-  })
-  latencies.sort((a, b) => a - b)
-  // A 400 "No available seats" is the contract's answer for a full subsection, not a failure.
-  const errors = result.errors + result.timeouts + Object.entries(statuses).filter(([code]) => code !== "202" && code !== "400").reduce((n, [, c]) => n + c, 0)
-  return {
-    target: rate,
-    achieved: Math.round(latencies.length / seconds),
-    avg: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
-    p50: percentile(latencies, 50),
-    p95: percentile(latencies, 95),
-    p99: percentile(latencies, 99),
-    max: latencies.at(-1) ?? 0,
-    statuses,
-    errors,
-    perSecond: [...buckets].sort(([a], [b]) => a - b).map(([second, ms]) => {
-      ms.sort((a, b) => a - b)
-      return { second, requests: ms.length, p99: percentile(ms, 99) }
-    }),
-  }
-}
-
-const describe = (s: Step) =>
-  `${String(s.target).padStart(6)} req/s target → ${String(s.achieved).padStart(6)} achieved, p50 ${s.p50.toFixed(1)} p95 ${s.p95.toFixed(1)} p99 ${s.p99.toFixed(1)} max ${s.max.toFixed(0)} ms, ${JSON.stringify(s.statuses)}${s.errors ? `, ${s.errors} errors` : ""}${s.backlog ? `, reserver backlog ${s.backlog.atEnd} (caught up in ${s.backlog.drainSeconds.toFixed(1)} s)` : ""}`
-
-// Ramps through the rates, then bisects between the last passing and the first failing one.
-async function rampAndCeiling(
-  label: string,
-  url: string,
-  headers: Record<string, string>,
-  body: () => string,
-  beforeStep: (rate: number) => Promise<void>,
-  afterStep: (step: Step) => Promise<void> = async () => {},
-) {
-  // Unmeasured warm-up: JIT, connection pools and caches, as a k6 ramp-up stage would do.
-  const warm = await runStep(url, rates[0]!, headers, body, Number(args.warmup))
-  say(`${label} warm-up (not counted): ${describe(warm)}`)
-  const steps: Step[] = []
-  const ceilingSteps: Step[] = []
-  // One measured step: prepare, run, follow up, record; true when it passed.
-  const measure = async (rate: number, into: Step[], tag: string) => {
-    await beforeStep(rate)
-    const step = await runStep(url, rate, headers, body)
-    await afterStep(step)
-    into.push(step)
-    say(`${label}${tag}: ${describe(step)}`)
-    return passes(step)
-  }
-  let lastPass = 0
-  let firstFail: number | undefined
-  for (const rate of rates) {
-    if (await measure(rate, steps, "")) lastPass = rate
-    else {
-      firstFail = rate
-      break
-    }
-  }
-  // Past the last listed rate with nothing broken: keep doubling until something breaks.
-  while (firstFail === undefined && lastPass < 200_000) {
-    const rate = lastPass * 2
-    if (await measure(rate, steps, "")) lastPass = rate
-    else firstFail = rate
-  }
-  let lo = lastPass
-  let hi = firstFail ?? lastPass
-  for (let i = 0; i < Number(args["ceiling-steps"]) && hi - lo > Math.max(100, lo * 0.05); i++) {
-    const rate = Math.round((lo + hi) / 2 / 100) * 100
-    if (await measure(rate, ceilingSteps, " ceiling")) lo = rate
-    else hi = rate
-  }
-  return { steps, ceilingSteps, ceiling: lo }
-}
+const ramp = rampFrom(args)
+const { rates, duration, p99Limit } = ramp
 
 await requireStack()
 await reseed(args.seats)
@@ -177,7 +54,7 @@ const measureBacklog = async (step: Step) => {
   await waitForDrain()
   step.backlog = { atEnd, drainSeconds: (performance.now() - started) / 1000 }
 }
-const ours = await rampAndCeiling("booking", `${baseUrl}/api/booking`, { cookie }, body, async (rate) => void (await refillIfNeeded(rate)), measureBacklog)
+const ours = await rampAndCeiling(ramp, "booking", `${baseUrl}/api/booking`, { cookie }, body, async (rate) => void (await refillIfNeeded(rate)), measureBacklog)
 
 // The same ramp with a waiting room on event 1; a re-seed removes the room, so it is opened again after one.
 let withRoom: Awaited<ReturnType<typeof rampAndCeiling>> | undefined
@@ -202,6 +79,7 @@ if (args["with-room"]) {
   say("booking route again, with a waiting room on event 1 and the buyer's admission token on every request")
   await openRoom()
   withRoom = await rampAndCeiling(
+    ramp,
     "booking with room",
     `${baseUrl}/api/booking`,
     roomHeaders,
@@ -219,7 +97,7 @@ if (args.reference && !args["no-reference"]) {
   const server = Bun.spawn([process.execPath, join(root, "bench/bare-server.ts"), String(port)], { stdout: "ignore", stderr: "inherit" })
   await Bun.sleep(500)
   say(`reference: a bare Bun route (bench/bare-server.ts) on :${port}, same load generator`)
-  bare = await rampAndCeiling("bare Bun", `http://127.0.0.1:${port}/api/booking`, { cookie }, body, async () => {})
+  bare = await rampAndCeiling(ramp, "bare Bun", `http://127.0.0.1:${port}/api/booking`, { cookie }, body, async () => {})
   server.kill()
 }
 await stores.close()

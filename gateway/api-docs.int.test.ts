@@ -1,22 +1,19 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { existsSync } from "node:fs"
 import { chromium, type Browser } from "playwright-core"
-import { freePort } from "../testing/helpers.ts"
 import { createTestGateway } from "../testing/gateway.ts"
 
 // Debian's `chromium` package; infra/test.sh installs it when missing.
 const CHROMIUM = "/usr/bin/chromium"
 
 let gw: Awaited<ReturnType<typeof createTestGateway>>
-let server: ReturnType<typeof Bun.serve>
 let base: string
 let browser: Browser
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: sudo apt-get install -y chromium (npm test does it when run as root)`)
   gw = await createTestGateway()
-  server = Bun.serve({ hostname: "127.0.0.1", port: freePort(), fetch: (request) => gw.app.handle(request) })
-  base = `http://127.0.0.1:${server.port}`
+  base = gw.listen()
   // No network but this machine: every host name fails to resolve, and 127.0.0.1 is not a name.
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -25,7 +22,6 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await browser?.close()
-  await server?.stop(true)
   await gw?.close()
 })
 

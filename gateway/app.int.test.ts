@@ -3,7 +3,7 @@ import postgres from "postgres"
 import { createLogger } from "../shared/log.ts"
 import { testConfig } from "../testing/helpers.ts"
 import { MAX_BODY_BYTES } from "./app.ts"
-import { createTestGateway } from "../testing/gateway.ts"
+import { createTestGateway, inProcessTest } from "../testing/gateway.ts"
 
 let gw: Awaited<ReturnType<typeof createTestGateway>>
 beforeAll(async () => {
@@ -47,7 +47,7 @@ test("a body that is not JSON is 415 on a JSON route", async () => {
   expect(charset.body).toEqual({ detail: "LOGIN_BAD_CREDENTIALS" })
 })
 
-test("an unexpected failure is 500 Internal server error with one log line", async () => {
+inProcessTest("an unexpected failure is 500 Internal server error with one log line", async () => {
   const lines: string[] = []
   const missing = new URL(testConfig().databaseUrl)
   missing.pathname = "/no_such_database"

@@ -179,7 +179,8 @@ export function createGateway(deps: GatewayDeps, options: GatewayOptions = {}) {
     })
     .onParse(parseJsonBody)
     .use(apiDocs({ title: "Ticketing API", version: "0.1.0" }))
-    .get("/", ({ redirect }) => redirect("/docs"), { detail: { hide: true } })
+    // Not Elysia's redirect(), which builds Response.redirect("/docs"): Deno refuses a relative URL there.
+    .get("/", () => new Response(null, { status: 302, headers: { location: "/docs" } }), { detail: { hide: true } })
     .get(
       "/health",
       async () => {

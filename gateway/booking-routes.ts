@@ -149,14 +149,16 @@ export function bookingRoutes(deps: BookingRoutesDeps) {
     .derive(({ request }) => ({ buyer: auth.require(request, "buyer") }))
     .post(
       "/api/booking",
-      async ({ buyer, body, request, status, set }) =>
-        status(
-          202,
-          await createBooking(deps, buyer, body, request.headers.get("idempotency-key") ?? undefined, {
-            header: request.headers.get("cookie"),
-            set: (cookie) => void (set.headers["set-cookie"] = cookie),
-          }),
-        ),
+      // set.status rather than status(202, …): Elysia's web-standard adapter (Deno) applies a status() only
+      // when it maps the answer, after the tracing plugin has read the span's status code.
+      async ({ buyer, body, request, set }) => {
+        const accepted = await createBooking(deps, buyer, body, request.headers.get("idempotency-key") ?? undefined, {
+          header: request.headers.get("cookie"),
+          set: (cookie) => void (set.headers["set-cookie"] = cookie),
+        })
+        set.status = 202
+        return accepted
+      },
       { body: createBookingBody, detail: { summary: "Request seats; 202 once the request is durably queued" } },
     )
 }

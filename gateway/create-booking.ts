@@ -7,6 +7,7 @@ import type { AuthUser } from "./auth.ts"
 import type { CommandProducer } from "./command-producer.ts"
 import type { EventCache } from "./event-cache.ts"
 import type { AdmissionCheck } from "./waiting-room/room-routes.ts"
+import { randomUUIDv7 } from "./runtime.ts"
 import { formatSeatPosition, MAX_TICKETS_PER_BOOKING, parseSeatPosition } from "../shared/tickets.ts"
 
 /** The request body of POST /api/booking (already schema-checked). */
@@ -123,7 +124,7 @@ export async function createBooking(deps: CreateBookingDeps, buyer: AuthUser, bo
     : await checkBooking(deps, buyer, body, cookies)
 
   const accepted: AcceptedBooking = {
-    id: Bun.randomUUIDv7(),
+    id: randomUUIDv7(),
     buyer_id: buyer.id,
     event_id: body.event_id,
     section: body.section,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test"
 import { createRedis } from "../shared/clients.ts"
 import { createLogger } from "../shared/log.ts"
 import { createEvent } from "./create-event.ts"
-import { createTestGateway } from "../testing/gateway.ts"
+import { createTestGateway, inProcessTest } from "../testing/gateway.ts"
 
 let gw: Awaited<ReturnType<typeof createTestGateway>>
 let sellerId: number
@@ -117,7 +117,7 @@ test("a commit failing after Redis was written deletes the Redis keys too", asyn
   }
 })
 
-test("with Redis unreachable, POST /api/event is 503 with Retry-After and leaves no event, ticket or stats row", async () => {
+inProcessTest("with Redis unreachable, POST /api/event is 503 with Retry-After and leaves no event, ticket or stats row", async () => {
   const deadRedis = createRedis("redis://127.0.0.1:1")
   deadRedis.on("error", () => {})
   const lines: string[] = []

@@ -84,7 +84,12 @@ export function eventRoutes(deps: EventRoutesDeps) {
     // Derived before body validation, so an anonymous or non-seller request gets 401/403, never a 400.
     // Local to this instance and to the routes below it.
     .derive(({ request }) => ({ seller: auth.require(request, "seller") }))
-    .post("/api/event", async ({ seller, body, status }) => status(201, await createEvent(deps, seller.id, body)), {
+    // set.status, not status(201, …), for the span's status code on Deno (see booking-routes.ts).
+    .post("/api/event", async ({ seller, body, set }) => {
+      const event = await createEvent(deps, seller.id, body)
+      set.status = 201
+      return event
+    }, {
       parse: "json",
       body: createEventBody,
       detail: { summary: "Create an event with one ticket per seat (sellers only)" },

@@ -1,22 +1,18 @@
 // What the gateway answers over a real connection to requests it will not serve: a body over the limit,
 // a method it does not route, headers larger than Bun accepts. Bun's own behaviour is documented where it
-// answers (or closes) before any handler runs.
+// answers (or closes) before any handler runs, and so is Deno's where it differs (GATEWAY_RUNTIME=deno).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { MAX_BODY_BYTES } from "./app.ts"
-import { createTestGateway } from "../testing/gateway.ts"
+import { createTestGateway, gatewayRuntime } from "../testing/gateway.ts"
 import { sendRaw } from "../testing/raw-http.ts"
 
 let gw: Awaited<ReturnType<typeof createTestGateway>>
 let port: number
 beforeAll(async () => {
   gw = await createTestGateway()
-  gw.app.listen({ hostname: "127.0.0.1", port: 0 })
-  port = gw.app.server!.port!
+  port = Number(new URL(gw.listen()).port)
 })
-afterAll(async () => {
-  await gw.app.stop(true)
-  await gw.close()
-})
+afterAll(() => gw.close())
 
 describe("request bodies over the limit", () => {
   test.each([
@@ -32,7 +28,9 @@ describe("request bodies over the limit", () => {
       body: JSON.stringify({ detail: "Request body too large" }),
       error: undefined,
     })
-    expect(res.bytesSentBeforeAnswer).toBeLessThan(size)
+    // Bun's promise. Deno's server may take in the whole body before the answer goes out: a chunked one in
+    // every run here, one with a Content-Length in some, so on Deno only the answer itself is asserted.
+    if (gatewayRuntime === "bun") expect(res.bytesSentBeforeAnswer).toBeLessThan(size)
   })
 
   test("a chunked body within the limit is read and parsed as usual", async () => {
@@ -53,19 +51,24 @@ describe("methods the gateway does not route", () => {
   })
 
   // Bun's HTTP parser knows a fixed list of methods (oven-sh/bun#6556) and drops a request with any other
-  // before a handler could answer: the connection closes without a byte, so no 405 can be given.
-  test("a method Bun does not know (FOO): Bun closes the connection without an answer", async () => {
+  // before a handler could answer: the connection closes without a byte, so no 405 can be given. Deno passes
+  // it to the gateway, which answers the contract's 405.
+  test("a method Bun does not know (FOO): Bun closes the connection without an answer, Deno's gateway answers 405", async () => {
     const res = await sendRaw(port, { method: "FOO", path: "/api/event" })
-    expect({ status: res.status, body: res.body }).toEqual({ status: 0, body: "" })
+    expect({ status: res.status, body: res.body }).toEqual(
+      gatewayRuntime === "bun" ? { status: 0, body: "" } : { status: 405, body: JSON.stringify({ detail: "Method Not Allowed" }) },
+    )
   })
 })
 
 describe("oversized headers", () => {
   // Bun refuses request headers over 16 KiB (its --max-http-header-size) itself, before any handler runs:
-  // `431 Request Header Fields Too Large` with `Connection: close` and no body, so no JSON detail.
-  test("a 100 KB cookie: Bun's own 431, with no body", async () => {
+  // `431 Request Header Fields Too Large` with `Connection: close` and no body, so no JSON detail. Deno's
+  // server refuses them too, as a bare `400 Bad Request`.
+  test("a 100 KB cookie: the server's own 431 (Bun) or 400 (Deno), with no body", async () => {
     const res = await sendRaw(port, { method: "GET", path: "/api/user", headers: { cookie: `c=${"x".repeat(100_000)}` } })
-    expect({ status: res.status, connection: res.headers.connection, body: res.body }).toEqual({ status: 431, connection: "close", body: "" })
+    const status = gatewayRuntime === "bun" ? 431 : 400
+    expect({ status: res.status, connection: res.headers.connection, body: res.body }).toEqual({ status, connection: "close", body: "" })
   })
 
   test("an 8 KB cookie is within Bun's limit and reaches the gateway", async () => {

@@ -2,6 +2,7 @@ import { loadStandardSeatingConfig, totalSeats } from "./seating.ts"
 import type { Role } from "./auth.ts"
 import { createEvent, type CreateEventDeps } from "./create-event.ts"
 import { findUserByEmail, insertUser } from "./users-db.ts"
+import { password } from "./runtime.ts"
 
 /** The password of every seeded account. */
 export const SEED_PASSWORD = "P@ssw0rd"
@@ -24,7 +25,7 @@ export async function seed(deps: CreateEventDeps & { seats: string }, say: (line
   const createdUsers: string[] = []
   for (const user of SEED_USERS) {
     if (await findUserByEmail(sql, user.email)) continue
-    const hashedPassword = await Bun.password.hash(SEED_PASSWORD)
+    const hashedPassword = await password.hash(SEED_PASSWORD)
     if (await insertUser(sql, { ...user, hashedPassword })) {
       createdUsers.push(user.email)
       say(`created ${user.role} ${user.email}`)

@@ -11,9 +11,10 @@ import { createEventCache } from "./event-cache.ts"
 import { createGatewayRedis, createGatewaySql } from "./gateway-clients.ts"
 import { createHealthCheck } from "./health.ts"
 import { createHttpTracing } from "./http-observability.ts"
-import { createRedisFanout } from "./live/redis-fanout.ts"
+import { createRedisFanout, liveConnectionName } from "./live/redis-fanout.ts"
+import { listen, runtime } from "./runtime.ts"
 
-/** The gateway's composition root: reads `env`, builds the clients, listens and owns shutdown (gateway/main.ts under Bun, profiles/node/ under Node). */
+/** The gateway's composition root: reads `env`, builds the clients, listens and owns shutdown (gateway/main.ts under Bun and Deno, profiles/node/ under Node). */
 export async function startGateway(env: Parameters<typeof loadConfig>[0], options: GatewayOptions = {}): Promise<void> {
   const config = loadConfig(env)
   // Tracing is on only when an OTLP endpoint is configured; otherwise nothing of OpenTelemetry is loaded.
@@ -34,7 +35,7 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
   const keys = redisKeys(config.redisPrefix)
   const events = createEventCache({ sql, redis, keys })
   // One subscriber connection per process, shared by every stream and the meta channel (see live/redis-fanout.ts).
-  const subscriber = redis.duplicate({ autoResubscribe: false })
+  const subscriber = redis.duplicate({ autoResubscribe: false, connectionName: liveConnectionName(String(process.pid)) })
   subscriber.on("error", (error) => log.warn("redis subscriber error", { error: error.message }))
   const live = createRedisFanout(subscriber, log)
   // An event whose status changed is dropped from the cache.
@@ -58,14 +59,13 @@ export async function startGateway(env: Parameters<typeof loadConfig>[0], option
     },
     options,
   )
-  app.listen({ hostname: config.host, port: config.port })
-  log.info(`gateway listening on :${config.port}`, { host: config.host, port: config.port })
+  const server = listen(app, { hostname: config.host, port: config.port })
+  log.info(`gateway listening on :${server.port}`, { host: config.host, port: server.port, runtime })
 
   onShutdown(log, async () => {
     // Ends the open event streams first: the server waits for every open answer before it stops.
     await live.close()
-    // Elysia's Node adapter does not record its server, so app.stop() would throw there; exiting closes it.
-    if (app.server) await app.stop()
+    await server.stop()
     await producer.close()
     await Promise.allSettled([admin.disconnect(), sql.end({ timeout: 5 }), redis.quit(), tracing?.shutdown()])
   })

@@ -3,6 +3,7 @@ import type { Sql } from "postgres"
 import { AppError, ValidationError } from "../shared/errors.ts"
 import type { Auth } from "./auth.ts"
 import { findUserByEmail, insertUser } from "./users-db.ts"
+import { password } from "./runtime.ts"
 
 /** What the user routes need. */
 export type UserRoutesDeps = { sql: Sql; auth: Auth }
@@ -39,16 +40,18 @@ export function userRoutes({ sql, auth }: UserRoutesDeps) {
   return new Elysia({ detail: { tags: ["Users"] } })
     .post(
       "/api/user",
-      async ({ body, status }) => {
+      async ({ body, set }) => {
         checkLengths(body.password, body.name)
         const user = await insertUser(sql, {
           email: body.email,
-          hashedPassword: await Bun.password.hash(body.password),
+          hashedPassword: await password.hash(body.password),
           name: body.name,
           role: body.role ?? "buyer",
         })
         if (user === undefined) throw new AppError(409, `User with email ${body.email} already exists`)
-        return status(201, user)
+        // set.status, not status(201, …), for the span's status code on Deno (see booking-routes.ts).
+        set.status = 201
+        return user
       },
       { parse: "json", transform: normaliseBodyEmail, body: createUserBody, detail: { summary: "Create a user" } },
     )
@@ -56,7 +59,7 @@ export function userRoutes({ sql, auth }: UserRoutesDeps) {
       "/api/user/login",
       async ({ body, set }) => {
         const found = await findUserByEmail(sql, body.email)
-        if (found === undefined || !(await Bun.password.verify(body.password, found.hashed_password))) {
+        if (found === undefined || !(await password.verify(body.password, found.hashed_password))) {
           throw new AppError(400, "LOGIN_BAD_CREDENTIALS")
         }
         const { hashed_password: _, ...user } = found
@@ -70,10 +73,9 @@ export function userRoutes({ sql, auth }: UserRoutesDeps) {
     .get("/api/user", ({ request }) => auth.authenticate(request), { detail: { summary: "The logged-in user" } })
     .post(
       "/api/user/logout",
-      ({ set }) => {
-        set.headers["set-cookie"] = auth.clearCookie()
-        set.status = 204
-      },
+      // A Response of its own: Elysia's web-standard adapter (Deno) answers an empty handler with
+      // new Response(""), which Deno, as the Fetch standard says, refuses for a 204.
+      () => new Response(null, { status: 204, headers: { "set-cookie": auth.clearCookie() } }),
       { detail: { summary: "Log out; clears the session cookie" } },
     )
 }

@@ -2,11 +2,13 @@
 // on, exporting to the local Jaeger (`npm run tracing:start`, which `npm test` runs first).
 // One booking must be one trace in Jaeger, from the gateway's HTTP span to the reserver's
 // span for that booking; both /metrics must parse as Prometheus text and count what happened.
+// With GATEWAY_RUNTIME=deno the gateway is the same main.ts on Deno (infra/gateway-deno.sh).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { join } from "node:path"
 import { createRedis } from "../shared/clients.ts"
 import { parsePrometheusText, type Exposition } from "../testing/prometheus-text.ts"
 import { redisKeys } from "../shared/redis-keys.ts"
+import { gatewayRuntime } from "../testing/gateway.ts"
 import { createTestDatabase, eventually, freePort, testConfig, uniqueName, type TestDatabase } from "../testing/helpers.ts"
 
 const root = join(import.meta.dir, "..")
@@ -29,7 +31,8 @@ let reserverUrl: string
 
 // Keeps every output line (the pipe must be drained) for the log assertions and for failure messages.
 const start = (name: "gateway" | "reserver", env: Record<string, string>): Child => {
-  const proc = Bun.spawn([process.execPath, join(root, name, "main.ts")], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" })
+  const command = name === "gateway" && gatewayRuntime === "deno" ? ["bash", join(root, "infra/gateway-deno.sh")] : [process.execPath, join(root, name, "main.ts")]
+  const proc = Bun.spawn(command, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" })
   const lines: string[] = []
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder()

@@ -32,8 +32,7 @@ const outDir = join(root, "profiles/out", `node-${tool}-${stamp}`)
 mkdirSync(outDir, { recursive: true })
 const bin = (name: string) => join(root, "node_modules/.bin", name)
 
-// A token signed with the stack's secret, not a login: the seeded users' argon2id hashes cannot be
-// verified under Node (see profiles/node/bun-shim.ts).
+// A token signed with the stack's secret, not a login: the profile is of bookings, not of argon2id.
 async function sessionCookie(email = "b_1@t.com"): Promise<string> {
   const stores = openStores()
   try {

@@ -1,5 +1,6 @@
 // Helpers for *.int.test.ts files that book end to end: a test gateway listening on a real port, with a
-// real Kafka producer and a reserver in this process, so bookings get outcomes and notifications.
+// real Kafka producer and a reserver in this process, so bookings get outcomes and notifications. With
+// GATEWAY_RUNTIME=deno the gateway is the Deno child of testing/gateway.ts, producing to the same topic.
 import { createKafka } from "../shared/kafka.ts"
 import { findBestAvailable } from "../shared/seat-finder.ts"
 import { eventually, testConfig, testLogger, uniqueName } from "./helpers.ts"
@@ -22,7 +23,7 @@ export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 4 }, { topic: `${topic}.dlq`, numPartitions: 1 }] })
   await admin.disconnect()
   const producer = createKafkaSender({ brokers: testConfig().kafkaBrokers, clientId: uniqueName("live-test"), topic })
-  const gw = await createTestGateway(overrides, () => ({ commands: createCommandProducer(producer.send, topic, 4) }))
+  const gw = await createTestGateway(overrides, () => ({ commands: createCommandProducer(producer.send, topic, 4) }), { commandTopic: topic, commandPartitions: 4 })
   // As reserver/main.ts wires it: the partition owner expires its holds.
   const holds = createHoldExpirer({ sql: gw.sql, kafka, topic, partitions: 4, log, tickMs: 100 })
   await holds.start()
@@ -38,8 +39,7 @@ export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
     onBatch: ({ partition, result }) => holds.track(partition, result.outcomes),
   })
   await reserver.start()
-  gw.app.listen({ hostname: "127.0.0.1", port: 0 })
-  const base = `http://127.0.0.1:${gw.app.server!.port}`
+  const base = gw.listen()
   const seller = await gw.signUp("seller")
 
   /** Creates an event of `sections` sections of `subsections` subsections, 2 rows × 5 seats each (and the given hold time). */
@@ -85,8 +85,6 @@ export async function startBookingStack(overrides: Partial<GatewayDeps> = {}) {
     }, 20_000, `booking ${id} decided`)
 
   const stop = async () => {
-    await gw.live.close()
-    await gw.app.stop(true)
     await reserver.stop()
     await holds.stop()
     await producer.close()

@@ -16,6 +16,9 @@ export type Listener = (message: string) => void
 
 type Channel = { listeners: Set<Listener>; subscribed: Promise<unknown> }
 
+/** The Redis client name of a process's live-update subscriber, so that CLIENT LIST tells which process holds it. */
+export const liveConnectionName = (owner: string): string => `gateway-live-${owner}`
+
 /**
  * The gateway's one Redis subscriber: local listeners share one SUBSCRIBE per channel (sent when the
  * first appears, UNSUBSCRIBE when the last goes) and messages fan out in memory. After a dropped

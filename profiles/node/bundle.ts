@@ -5,9 +5,10 @@ import { join } from "node:path"
 const root = join(import.meta.dir, "../..")
 
 // Left out of the bundle and loaded from node_modules at run time: @platformatic/kafka reads a
-// .wasm file next to its own module, which a bundle would not have beside it. (The /docs page's
-// swagger-ui-dist files are read from node_modules too: gateway/api-docs.ts resolves them.)
-const EXTERNAL = ["@platformatic/kafka"]
+// .wasm file next to its own module, and @node-rs/argon2 loads its platform's addon, neither of which a
+// bundle would have beside it. (The /docs page's swagger-ui-dist files are read from node_modules too:
+// gateway/api-docs.ts resolves them.)
+const EXTERNAL = ["@platformatic/kafka", "@node-rs/argon2"]
 
 /** Runs `bun build --target=node` into `outdir`; answers the bundle's path, or throws with the build's stderr. */
 export async function buildNodeBundle(outdir: string): Promise<string> {

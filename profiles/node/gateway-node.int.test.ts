@@ -4,52 +4,30 @@ import { afterAll, beforeAll, expect, test } from "bun:test"
 import { join } from "node:path"
 import { redisKeys } from "../../shared/redis-keys.ts"
 import { createRedis } from "../../shared/clients.ts"
-import { createTestDatabase, freePort, testConfig, uniqueName, type TestDatabase } from "../../testing/helpers.ts"
+import { startGatewayProcess, type GatewayProcess } from "../../testing/gateway-process.ts"
+import { createTestDatabase, testConfig, uniqueName, type TestDatabase } from "../../testing/helpers.ts"
 import { resetData } from "../../gateway/seed.ts"
 import { buildNodeBundle } from "./bundle.ts"
 
 const root = join(import.meta.dir, "../..")
 let db: TestDatabase
-let gateway: ReturnType<typeof Bun.spawn> | undefined
-let output = ""
-const port = freePort()
-const base = `http://127.0.0.1:${port}`
+let gateway: GatewayProcess | undefined
+let base = ""
 const prefix = uniqueName("node")
 
 beforeAll(async () => {
   db = await createTestDatabase()
   const bundle = await buildNodeBundle(join(root, "profiles/out/node-build-test"))
-  gateway = Bun.spawn(["node", bundle], {
-    env: {
-      ...process.env,
-      NODE_ENV: "test",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      DATABASE_URL: db.url,
-      REDIS_PREFIX: prefix,
-      COMMAND_TOPIC: uniqueName("cmd"),
-      JWT_SECRET: "a-test-secret-of-at-least-32-characters",
-      LOG_LEVEL: "warn",
-    },
-    stdout: "pipe",
-    stderr: "pipe",
-  })
-  for (const stream of [gateway.stdout, gateway.stderr] as ReadableStream<Uint8Array>[]) {
-    void (async () => {
-      for await (const chunk of stream) output += new TextDecoder().decode(chunk)
-    })()
-  }
-  for (let i = 0; i < 300; i++) {
-    if (gateway.exitCode !== null) break
-    if ((await fetch(`${base}/health`).catch(() => undefined))?.status === 200) return
-    await Bun.sleep(100)
-  }
-  throw new Error(`the Node gateway did not answer healthy (exit ${gateway.exitCode}):\n${output}`)
+  gateway = await startGatewayProcess(
+    ["node", bundle],
+    { databaseUrl: db.url, redisPrefix: prefix, commandTopic: uniqueName("cmd"), jwtSecret: "a-test-secret-of-at-least-32-characters" },
+    root,
+  )
+  base = gateway.url
 }, 60_000)
 
 afterAll(async () => {
-  gateway?.kill("SIGTERM")
-  await gateway?.exited
+  await gateway?.stop()
   const redis = createRedis(testConfig().redisUrl)
   await resetData({ sql: db.sql, redis, keys: redisKeys(prefix) })
   redis.disconnect()
@@ -89,7 +67,7 @@ test("under Node, the gateway bundle signs users in and answers a booking 202 on
     { event_id: event.body.id, section: "A", subsection: 1, seat_selection_mode: "best_available", seat_positions: [], quantity: 2 },
     buyer,
   )
-  expect({ status: booking.status, output }).toEqual({ status: 202, output: expect.any(String) })
+  expect({ status: booking.status, output: gateway!.output() }).toEqual({ status: 202, output: expect.any(String) })
   expect(booking.body).toMatchObject({ status: "processing", quantity: 2 })
 }, 60_000)
 

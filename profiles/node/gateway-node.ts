@@ -2,7 +2,7 @@
 // builds it with `bun build --target=node` and runs the bundle).
 import { node } from "@elysiajs/node"
 import { startGateway } from "../../gateway/start-gateway.ts"
-import { installBunShim, polyfillPromiseWithResolvers } from "./bun-shim.ts"
+import { polyfillPromiseWithResolvers } from "./node20.ts"
 
 // In the bundle import.meta.url names the bundle, so config's default data folder would be wrong; the JWT
 // secret file lives there, and the profile signs its session token with it.
@@ -12,6 +12,3 @@ if (!process.env.DATA_DIR && !process.env.JWT_SECRET) {
 }
 polyfillPromiseWithResolvers()
 await startGateway(process.env, { adapter: node() })
-// Only now, once listening: Elysia reads `typeof Bun` when it loads and crossws refuses to serve with a
-// global Bun. No request can run before this line (startGateway returns in the same microtask as listen).
-installBunShim()
