@@ -4,7 +4,7 @@
 // route on this machine in the same run, so our route can be stated as a ratio of it.
 //
 //   npm start                      # in another shell
-//   npm run bench:load -- [--rates 500,1000,...] [--duration 10] [--seats 1m] [--no-reference] [--with-room]
+//   npm run bench:load -- [--rates 500,1000,...] [--duration 10] [--seats 1m] [--no-reference] [--with-room [--room-first]]
 //
 // --with-room ramps the booking route a second time, in the same run, with a waiting room on event 1
 // (admit_per_second 100000, so the buyer is admitted at once) and the buyer's admission token sent
@@ -21,6 +21,7 @@ const { values: args } = parseArgs({
     reference: { type: "boolean", default: true },
     "no-reference": { type: "boolean", default: false },
     "with-room": { type: "boolean", default: false },
+    "room-first": { type: "boolean", default: false },
   },
 })
 const ramp = rampFrom(args)
@@ -54,13 +55,11 @@ const measureBacklog = async (step: Step) => {
   await waitForDrain()
   step.backlog = { atEnd, drainSeconds: (performance.now() - started) / 1000 }
 }
-const ours = await rampAndCeiling(ramp, "booking", `${baseUrl}/api/booking`, { cookie }, body, async (rate) => void (await refillIfNeeded(rate)), measureBacklog)
+const runPlain = () => rampAndCeiling(ramp, "booking", `${baseUrl}/api/booking`, { cookie }, body, async (rate) => void (await refillIfNeeded(rate)), measureBacklog)
 
 // The same ramp with a waiting room on event 1; a re-seed removes the room, so it is opened again after one.
-let withRoom: Awaited<ReturnType<typeof rampAndCeiling>> | undefined
-if (args["with-room"]) {
+const runWithRoom = async () => {
   const roomHeaders = { cookie }
-  let roomOpen = false
   const openRoom = async () => {
     const seller = await login("s@t.com")
     const put = await fetch(`${baseUrl}/api/event/1/waiting_room`, {
@@ -74,21 +73,36 @@ if (args["with-room"]) {
     const token = join.headers.get("set-cookie")?.split(";")[0]
     if (!place.admitted || !token) throw new Error(`the bench buyer was not admitted: ${JSON.stringify(place)}`)
     roomHeaders.cookie = `${cookie}; ${token}`
-    roomOpen = true
   }
-  say("booking route again, with a waiting room on event 1 and the buyer's admission token on every request")
+  say("booking route with a waiting room on event 1 and the buyer's admission token on every request")
   await openRoom()
-  withRoom = await rampAndCeiling(
+  return rampAndCeiling(
     ramp,
     "booking with room",
     `${baseUrl}/api/booking`,
     roomHeaders,
     body,
     async (rate) => {
-      if ((await refillIfNeeded(rate)) || !roomOpen) await openRoom()
+      if (await refillIfNeeded(rate)) await openRoom()
     },
     measureBacklog,
   )
+}
+
+// Each ramp starts on a freshly seeded event, and --room-first swaps their order, so that alternating
+// runs can tell the room's cost from the cost of going second.
+let ours: Awaited<ReturnType<typeof rampAndCeiling>>
+let withRoom: Awaited<ReturnType<typeof rampAndCeiling>> | undefined
+if (args["with-room"] && args["room-first"]) {
+  withRoom = await runWithRoom()
+  await reseed(args.seats)
+  ours = await runPlain()
+} else {
+  ours = await runPlain()
+  if (args["with-room"]) {
+    await reseed(args.seats)
+    withRoom = await runWithRoom()
+  }
 }
 
 let bare: Awaited<ReturnType<typeof rampAndCeiling>> | undefined
