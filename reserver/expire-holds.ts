@@ -3,7 +3,7 @@
 // subsection's key. The command is decided by the batch step in the partition's order, after every
 // reserve and release before it, so no timer races a decision and no lock is needed; PostgreSQL's
 // guards (expire only unpaid and past the deadline, pay only before it) settle the race with a payment.
-import type { Kafka, Producer } from "kafkajs"
+import { Partitioners, type Kafka, type Producer } from "kafkajs"
 import type { Sql } from "postgres"
 import { encodeCommand, type ExpireCommand } from "../shared/commands.ts"
 import { commandKey, partitionFor } from "../shared/kafka.ts"
@@ -34,7 +34,8 @@ export function createHoldExpirer(options: HoldExpirerOptions) {
   const { sql, topic, partitions, log } = options
   let owned: ReadonlySet<number> = new Set()
   const deadlines = createHoldDeadlines(() => owned)
-  const producer: Producer = options.kafka.producer({ allowAutoTopicCreation: false })
+  // Every message names its partition; the partitioner is named only so that kafkajs does not warn at start.
+  const producer: Producer = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
   let rebuildWanted = false
   let ticking = false
   let timer: ReturnType<typeof setInterval> | undefined
